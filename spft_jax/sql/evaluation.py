@@ -31,7 +31,7 @@ SKIPPED_MISSING_DATABASE = "skipped_missing_database"
 SKIPPED_GOLD_FAILED = "skipped_gold_failed"
 OUTCOMES = (CORRECT, WRONG_RESULT, *(k.value for k in ErrorKind))
 UNKNOWN_HARDNESS = "unknown"  # gold SQL our hardness parser cannot read
-_LINE_BREAKS = re.compile(r"[\r\n\t]+")
+_LINE_BREAKS = re.compile(r"\s*[\r\n\t]\s*")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -230,11 +230,26 @@ class SqlExecutor:
         key_of = dict(jobs)
         grace = self.limits.timeout_s + KILL_GRACE_S
         while pending or any(w.outstanding for w in self._workers):
-            for worker in self._workers:
+            for index in range(len(self._workers)):
+                worker = self._workers[index]
                 while pending and len(worker.outstanding) < _PREFETCH:
-                    job_id, (db_path, sql) = pending.popleft()
-                    worker.send(job_id, db_path, sql)
+                    job_id, (db_path, sql) = pending[0]
+                    try:
+                        worker.send(job_id, db_path, sql)
+                    except (BrokenPipeError, ConnectionResetError):
+                        # The worker died between jobs; if it was running one, that one failed.
+                        if worker.outstanding:
+                            self._fail_head(
+                                worker, pending, key_of, done, ErrorKind.RUNTIME,
+                                f"worker process died (exit code {worker.process.exitcode})",
+                            )
+                        else:
+                            self._replace(worker)
+                        break
+                    pending.popleft()
             busy = [w for w in self._workers if w.outstanding]
+            if not busy:
+                continue  # a dead worker was just replaced; hand it the pending jobs
             wait_s = max(0.0, min(w.head_since for w in busy) + grace - time.monotonic())
             ready = multiprocessing.connection.wait([w.conn for w in busy], timeout=wait_s)
             for worker in busy:
