@@ -12,7 +12,6 @@ evaluation can say how many questions it skipped instead of crashing or silently
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import pathlib
 from collections import Counter
@@ -20,6 +19,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from spft_jax.errors import DataError
+from spft_jax.sql.json_files import read_json_list
 from spft_jax.sql.schema import Schema, load_schemas, schema_for
 
 log = logging.getLogger(__name__)
@@ -42,15 +42,7 @@ def database_path(db_dir: str | pathlib.Path, db_id: str) -> pathlib.Path:
 
 def load_questions(path: str | pathlib.Path, query_field: str = "query") -> list[Example]:
     """Reads a Spider-format question file, checking every entry has the required fields."""
-    path = pathlib.Path(path)
-    if not path.is_file():
-        raise DataError(f"question file not found: {path}")
-    try:
-        entries = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise DataError(f"question file {path} is not valid JSON: {e}") from e
-    if not isinstance(entries, list):
-        raise DataError(f"question file {path} must hold a JSON list, got {type(entries).__name__}")
+    entries = read_json_list(path, "question file")
     examples = []
     for index, entry in enumerate(entries):
         if not isinstance(entry, dict):

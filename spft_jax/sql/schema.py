@@ -9,12 +9,12 @@ instead of an IndexError deep inside prompt building or SQL synthesis.
 from __future__ import annotations
 
 import dataclasses
-import json
 import pathlib
 from collections.abc import Mapping
 from typing import Any
 
 from spft_jax.errors import DataError, UnknownDatabaseError
+from spft_jax.sql.json_files import read_json_list
 
 # Spider's coarse column types; anything else in a tables.json is reported as malformed.
 COLUMN_TYPES = ("text", "number", "time", "boolean", "others")
@@ -160,19 +160,13 @@ class Schema:
 
 def load_schemas(tables_path: str | pathlib.Path) -> dict[str, Schema]:
     """Reads a Spider-format tables.json into {db_id: Schema}."""
-    path = pathlib.Path(tables_path)
-    if not path.is_file():
-        raise DataError(f"tables file not found: {path}")
-    try:
-        entries = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise DataError(f"tables file {path} is not valid JSON: {e}") from e
-    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
-        raise DataError(f"tables file {path} must hold a JSON list of objects")
+    entries = read_json_list(tables_path, "tables file")
+    if not all(isinstance(e, dict) for e in entries):
+        raise DataError(f"tables file {tables_path} must hold a JSON list of objects")
     schemas: dict[str, Schema] = {}
     for entry in entries:
         if "db_id" not in entry:
-            raise DataError(f"tables file {path} has an entry without db_id")
+            raise DataError(f"tables file {tables_path} has an entry without db_id")
         schemas[entry["db_id"]] = Schema.from_spider_entry(entry)
     return schemas
 

@@ -78,8 +78,16 @@ def test_tables_file_errors(tmp_path):
         load_schemas(broken)
     not_a_list = tmp_path / "object.json"
     not_a_list.write_text(json.dumps({"db_id": "x"}))
-    with pytest.raises(DataError, match="JSON list of objects"):
+    with pytest.raises(DataError, match="must hold a JSON list, got dict"):
         load_schemas(not_a_list)
+    strings = tmp_path / "strings.json"
+    strings.write_text(json.dumps(["shop"]))
+    with pytest.raises(DataError, match="JSON list of objects"):
+        load_schemas(strings)
+    no_id = tmp_path / "no_id.json"
+    no_id.write_text(json.dumps([{"table_names": []}]))
+    with pytest.raises(DataError, match="an entry without db_id"):
+        load_schemas(no_id)
 
 
 def test_unknown_db_id():
