@@ -3,7 +3,7 @@
 Every question ends in exactly one outcome, so the numbers always add up:
 - `correct` / `wrong_result`: the prediction ran and did / did not match the gold result;
 - an `ErrorKind` value (`syntax`, `schema`, `runtime`, `timeout`, `too_many_rows`, `denied`,
-  `empty`): the prediction failed to run, which counts as wrong;
+  `empty`, `crashed`): the prediction failed to run, which counts as wrong;
 - `skipped_missing_database`: the database file is absent, so the question cannot be scored;
 - `skipped_gold_failed`: the gold query itself failed, so there is nothing to compare against.
 Execution accuracy (EX) is correct / evaluated, where evaluated excludes the skipped; the report

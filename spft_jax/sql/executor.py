@@ -32,6 +32,9 @@ from spft_jax.sql.sandbox import (
 KILL_GRACE_S = 2.0
 
 Job = tuple[str | pathlib.Path, str]  # (database file, SQL)
+# Failures that say more about the machine's load at the time than about the statement: never
+# cached, so a gold query that once timed out on a busy machine is tried again next time.
+_TRANSIENT = frozenset({ErrorKind.TIMEOUT, ErrorKind.CRASHED})
 
 
 def _worker_main(conn: multiprocessing.connection.Connection, limits: ExecutionLimits) -> None:
@@ -191,7 +194,7 @@ class SqlExecutor:
 
         def done(i: int, result: ExecutionResult) -> None:
             results[i] = result
-            if cache:
+            if cache and result.error_kind not in _TRANSIENT:
                 self._remember(keys[i], result)
             if on_result:
                 on_result(i, result)
@@ -240,7 +243,7 @@ class SqlExecutor:
                         # The worker died between jobs; if it was running one, that one failed.
                         if worker.outstanding:
                             self._fail_head(
-                                worker, pending, key_of, done, ErrorKind.RUNTIME,
+                                worker, pending, key_of, done, ErrorKind.CRASHED,
                                 f"worker process died (exit code {worker.process.exitcode})",
                             )
                         else:
@@ -261,7 +264,7 @@ class SqlExecutor:
                         # The worker died mid-statement (a crash inside SQLite, or killed by the
                         # OS for memory): that statement failed, the rest are run again.
                         self._fail_head(
-                            worker, pending, key_of, done, ErrorKind.RUNTIME,
+                            worker, pending, key_of, done, ErrorKind.CRASHED,
                             f"worker process died (exit code {worker.process.exitcode})",
                         )
                         continue

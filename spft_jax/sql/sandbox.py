@@ -33,6 +33,7 @@ class ErrorKind(str, enum.Enum):
     TIMEOUT = "timeout"  # stopped at the wall-clock limit
     TOO_MANY_ROWS = "too_many_rows"  # more rows than the fetch cap
     DENIED = "denied"  # not a read-only single query: refused before or while running
+    CRASHED = "crashed"  # the worker process running it died (executor pool only)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -51,6 +51,14 @@ def test_cached_results_are_reused_only_when_asked(shop):
     assert uncached is not first and uncached.rows == first.rows
 
 
+def test_timeouts_are_not_cached(shop):
+    with SqlExecutor(ExecutionLimits(timeout_s=0.2), workers=0) as executor:
+        first = executor.execute(shop, SLOW, cache=True)
+        again = executor.execute(shop, SLOW, cache=True)
+    assert first.error_kind == again.error_kind == ErrorKind.TIMEOUT
+    assert again is not first
+
+
 def test_cache_is_bounded(shop):
     with SqlExecutor(workers=0, cache_capacity=2) as executor:
         a = executor.execute(shop, "SELECT 1", cache=True)
@@ -87,7 +95,7 @@ def test_worker_dying_mid_statement_fails_only_that_statement(shop):
         pid = executor._workers[0].process.pid
         threading.Timer(0.5, os.kill, (pid, signal.SIGKILL)).start()
         died, after = executor.execute_many([(shop, SLOW), (shop, "SELECT 4")])
-    assert died.error_kind == ErrorKind.RUNTIME and "died" in died.error
+    assert died.error_kind == ErrorKind.CRASHED and "died" in died.error
     assert after.rows == ((4,),)
 
 
