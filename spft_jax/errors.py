@@ -24,3 +24,12 @@ class UnknownDatabaseError(DataError):
 
 class PredictionFileError(DataError):
     """A prediction file does not line up with its question file."""
+
+
+class ConfigError(SpftError):
+    """A configuration value is invalid; the message names the field."""
+
+
+class WeightsError(SpftError):
+    """A weight file is missing, truncated, or does not fit the model; the message names the
+    tensor or field."""
