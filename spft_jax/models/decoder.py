@@ -40,7 +40,7 @@ def _param(rngs: nnx.Rngs, shape, axes, dtype, scale: float | None = None, ones:
     else:
         std = scale if scale is not None else 1.0 / math.sqrt(shape[0])
         value = (std * jax.random.normal(rngs.params(), shape)).astype(dtype)
-    return nnx.Param(value, sharding_names=axes, eager_sharding=False)
+    return nnx.Param(value, out_sharding=axes, eager_sharding=False)
 
 
 class Linear(nnx.Module):
@@ -49,15 +49,15 @@ class Linear(nnx.Module):
         self.kernel = _param(rngs, (d_in, d_out), axes, _dtype(config.param_dtype))
         self.bias = (
             nnx.Param(jnp.zeros((d_out,), _dtype(config.param_dtype)),
-                      sharding_names=(axes[1],), eager_sharding=False)
+                      out_sharding=(axes[1],), eager_sharding=False)
             if bias else None
         )
         self.compute_dtype = _dtype(config.dtype)
 
     def __call__(self, x: jax.Array) -> jax.Array:
-        y = x.astype(self.compute_dtype) @ self.kernel.value.astype(self.compute_dtype)
+        y = x.astype(self.compute_dtype) @ self.kernel[...].astype(self.compute_dtype)
         if self.bias is not None:
-            y = y + self.bias.value.astype(self.compute_dtype)
+            y = y + self.bias[...].astype(self.compute_dtype)
         return y
 
 
@@ -71,7 +71,7 @@ class RMSNorm(nnx.Module):
         # Normalise in float32 whatever the compute dtype (as the reference implementation).
         x32 = x.astype(jnp.float32)
         x32 = x32 * jax.lax.rsqrt(jnp.mean(x32 * x32, axis=-1, keepdims=True) + self.eps)
-        return self.weight.value.astype(self.compute_dtype) * x32.astype(self.compute_dtype)
+        return self.weight[...].astype(self.compute_dtype) * x32.astype(self.compute_dtype)
 
 
 def rope_inverse_frequencies(config: ModelConfig) -> jax.Array:
@@ -227,7 +227,7 @@ class Decoder(nnx.Module):
         self.embed_tokens = nnx.Param(
             (jax.random.normal(rngs.params(), (config.vocab_size, config.hidden_size)) * 0.02)
             .astype(_dtype(config.param_dtype)),
-            sharding_names=("vocab", "embed"),
+            out_sharding=("vocab", "embed"),
             eager_sharding=False,
         )
         self.layers = nnx.List([DecoderLayer(config, rngs) for _ in range(config.num_layers)])
@@ -241,7 +241,7 @@ class Decoder(nnx.Module):
         """The final normalised hidden states [B, T, hidden] and the updated cache."""
         cfg = self.config
         compute = _dtype(cfg.dtype)
-        x = jnp.take(self.embed_tokens.value, tokens, axis=0).astype(compute)
+        x = jnp.take(self.embed_tokens[...], tokens, axis=0).astype(compute)
         inv_freq = rope_inverse_frequencies(cfg)
         t = tokens.shape[1]
         if cache is None:
@@ -274,7 +274,7 @@ class Decoder(nnx.Module):
         """Next-token logits (float32) from final hidden states."""
         compute = _dtype(self.config.dtype)
         if self.lm_head is None:
-            logits = x @ self.embed_tokens.value.astype(compute).T
+            logits = x @ self.embed_tokens[...].astype(compute).T
         else:
             logits = self.lm_head(x)
         return logits.astype(jnp.float32)
