@@ -53,11 +53,22 @@ class Linear(nnx.Module):
             if bias else None
         )
         self.compute_dtype = _dtype(config.dtype)
+        self.axes = axes
+        # Low-rank adapter (see spft_jax.models.lora): y += (x @ lora_a @ lora_b) * lora_scale.
+        # nnx.data: the attributes hold arrays once adapters are added, so they are graph data.
+        self.lora_a = nnx.data(None)
+        self.lora_b = nnx.data(None)
+        self.lora_scale = 0.0
 
     def __call__(self, x: jax.Array) -> jax.Array:
-        y = x.astype(self.compute_dtype) @ self.kernel[...].astype(self.compute_dtype)
+        x = x.astype(self.compute_dtype)
+        y = x @ self.kernel[...].astype(self.compute_dtype)
         if self.bias is not None:
             y = y + self.bias[...].astype(self.compute_dtype)
+        if self.lora_a is not None:
+            low_rank = (x @ self.lora_a[...].astype(self.compute_dtype)) @ self.lora_b[...].astype(
+                self.compute_dtype)
+            y = y + low_rank * self.lora_scale
         return y
 
 
