@@ -1,0 +1,146 @@
+"""The training step: one jitted function with explicit shardings and donated state.
+
+    step = TrainStep(graphdef, loss=LossSpec("error_driven", lam=0.1), optimizer=..., mesh=...)
+    trainable, opt_state, metrics = step(trainable, frozen, opt_state, batch)
+
+The model travels as NNX state split in two: `trainable` (all parameters, or only the LoRA
+adapters) and `frozen` (the rest; empty without LoRA). Batches are dicts of arrays with a leading
+micro-batch axis [micro, batch, ...]; the step scans over the micro-batches and applies one
+optimizer update with their mean gradient (gradient accumulation without extra optimizer state).
+
+Batch fields:
+- SFT: tokens, valid, completion_mask — [micro, B, T];
+- pairwise: tokens, valid, completion_mask — [micro, B, 2, T] (chosen at 0, rejected at 1, one
+  batch with an explicit pair axis), reference_logps [micro, B, 2] (the opponent's summed
+  completion log-probs, computed once beforehand without gradient) and opponent_wrong [micro, B].
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+
+import jax
+import jax.numpy as jnp
+import optax
+from flax import nnx
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+from spft_jax.parallel.rules import LOGICAL_AXIS_RULES
+from spft_jax.train.logprobs import completion_logprobs
+from spft_jax.train.losses import PAIRWISE_LOSSES, pairwise_loss, sft_loss
+
+LOSSES = ("sft", *PAIRWISE_LOSSES)
+
+
+@dataclasses.dataclass(frozen=True)
+class LossSpec:
+    kind: str = "sft"
+    lam: float = 0.1  # beta of the pairwise losses
+    logprob_chunk: int = 128  # positions per output-layer chunk (see train/logprobs.py)
+
+    def __post_init__(self):
+        if self.kind not in LOSSES:
+            raise ValueError(f"unknown loss {self.kind!r}; expected one of {LOSSES}")
+
+    @property
+    def pairwise(self) -> bool:
+        return self.kind != "sft"
+
+
+def micro_batch_loss(model, batch: Mapping[str, jax.Array], spec: LossSpec):
+    """(loss, metrics) of one micro-batch under `model`."""
+    tokens, valid, mask = batch["tokens"], batch["valid"], batch["completion_mask"]
+    if not spec.pairwise:
+        per_token, _ = completion_logprobs(model, tokens, valid, mask, spec.logprob_chunk)
+        return sft_loss(per_token, mask[:, 1:] & valid[:, 1:])
+    pairs, _, length = tokens.shape
+    flat = lambda x: x.reshape(pairs * 2, length)  # noqa: E731
+    _, sequence = completion_logprobs(model, flat(tokens), flat(valid), flat(mask), spec.logprob_chunk)
+    sequence = sequence.reshape(pairs, 2)
+    reference = batch["reference_logps"]
+    return pairwise_loss(spec.kind, sequence[:, 0], sequence[:, 1], reference[:, 0],
+                         reference[:, 1], batch["opponent_wrong"], spec.lam)
+
+
+def batch_spec(mesh: Mesh, ndim: int) -> NamedSharding:
+    """[micro, batch, ...] arrays: the batch dimension over the data-parallel mesh axes."""
+    axes = tuple(a for a in LOGICAL_AXIS_RULES["batch"] if a in mesh.shape)
+    return NamedSharding(mesh, PartitionSpec(None, axes, *([None] * (ndim - 2))))
+
+
+class TrainStep:
+    """A compiled training step for one model structure, loss and optimizer."""
+
+    def __init__(self, graphdef, loss: LossSpec, optimizer: optax.GradientTransformation,
+                 mesh: Mesh | None = None):
+        self.graphdef = graphdef
+        self.loss = loss
+        self.optimizer = optimizer
+        self.mesh = mesh
+        self._compiled = None
+
+    def _step(self, trainable, frozen, opt_state, batch):
+        def loss_fn(params, micro):
+            model = nnx.merge(self.graphdef, params, frozen)
+            return micro_batch_loss(model, micro, self.loss)
+
+        grad_fn = jax.value_and_grad(loss_fn, has_aux=True)
+
+        def accumulate(grads_sum, micro):
+            (_, metrics), grads = grad_fn(trainable, micro)
+            return jax.tree.map(jnp.add, grads_sum, grads), metrics
+
+        zeros = jax.tree.map(jnp.zeros_like, trainable)
+        grads, metrics = jax.lax.scan(accumulate, zeros, batch)
+        micro = jax.tree.leaves(batch)[0].shape[0]
+        grads = jax.tree.map(lambda g: g / micro, grads)
+        updates, opt_state = self.optimizer.update(grads, opt_state, trainable)
+        trainable = optax.apply_updates(trainable, updates)
+        metrics = jax.tree.map(jnp.mean, metrics)
+        metrics["grad_norm"] = optax.tree.norm(grads)
+        return trainable, opt_state, metrics
+
+    def _compile(self, trainable, frozen, opt_state, batch):
+        if self.mesh is None:
+            return jax.jit(self._step, donate_argnums=(0, 2))
+        shardings = lambda tree: jax.tree.map(lambda x: x.sharding, tree)  # noqa: E731
+        batch_shardings = {k: batch_spec(self.mesh, v.ndim) for k, v in batch.items()}
+        replicated = NamedSharding(self.mesh, PartitionSpec())
+        return jax.jit(
+            self._step,
+            in_shardings=(shardings(trainable), shardings(frozen), shardings(opt_state), batch_shardings),
+            out_shardings=(shardings(trainable), shardings(opt_state), replicated),
+            donate_argnums=(0, 2),
+        )
+
+    def __call__(self, trainable, frozen, opt_state, batch):
+        if self._compiled is None:
+            self._compiled = self._compile(trainable, frozen, opt_state, batch)
+        if self.mesh is not None:
+            batch = {k: jax.device_put(v, batch_spec(self.mesh, v.ndim)) for k, v in batch.items()}
+        return self._compiled(trainable, frozen, opt_state, batch)
+
+
+def split_trainable(model: nnx.Module, lora: bool = False):
+    """(graphdef, trainable, frozen): with LoRA only the adapters train, else every parameter."""
+    if lora:
+        return nnx.split(model, nnx.LoRAParam, ...)
+    return nnx.split(model, nnx.Param, ...)
+
+
+def init_optimizer_state(optimizer: optax.GradientTransformation, trainable,
+                         mesh: Mesh | None = None):
+    """Optimizer state placed like the parameters it mirrors (the moments take their shardings
+    by propagation); on a mesh, what mirrors no parameter (step counts) is replicated over it."""
+    state = jax.jit(optimizer.init)(trainable)
+    if mesh is None:
+        return state
+    replicated = NamedSharding(mesh, PartitionSpec())
+
+    def place(x):
+        sharding = getattr(x, "sharding", None)
+        on_mesh = isinstance(sharding, NamedSharding) and sharding.mesh.devices.size == mesh.devices.size
+        return x if on_mesh else jax.device_put(x, replicated)
+
+    return jax.tree.map(place, state)
