@@ -26,7 +26,7 @@ import optax
 from flax import nnx
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-from spft_jax.parallel.rules import LOGICAL_AXIS_RULES
+from spft_jax.parallel.distributed import batch_spec
 from spft_jax.train.logprobs import completion_logprobs
 from spft_jax.train.losses import PAIRWISE_LOSSES, pairwise_loss, sft_loss
 
@@ -61,12 +61,6 @@ def micro_batch_loss(model, batch: Mapping[str, jax.Array], spec: LossSpec):
     reference = batch["reference_logps"]
     return pairwise_loss(spec.kind, sequence[:, 0], sequence[:, 1], reference[:, 0],
                          reference[:, 1], batch["opponent_wrong"], spec.lam)
-
-
-def batch_spec(mesh: Mesh, ndim: int) -> NamedSharding:
-    """[micro, batch, ...] arrays: the batch dimension over the data-parallel mesh axes."""
-    axes = tuple(a for a in LOGICAL_AXIS_RULES["batch"] if a in mesh.shape)
-    return NamedSharding(mesh, PartitionSpec(None, axes, *([None] * (ndim - 2))))
 
 
 class TrainStep:
