@@ -55,38 +55,62 @@ def _with_token_ids(config: ModelConfig, tokenizer: Tokenizer) -> ModelConfig:
                           eos_token_ids=_unique([*config.eos_token_ids, *tokenizer.eos_ids]))
 
 
+def resolve_model_path(spec: str | pathlib.Path) -> pathlib.Path:
+    """The checkpoint directory or .gguf file that `spec` names (see the module docstring)."""
+    text = str(spec)
+    if text.lower() == PACKAGED_PRESET:
+        return packaged_smollm2_path()
+    path = pathlib.Path(text).expanduser()
+    if not path.exists():
+        if text.lower() in config_lib.PRESETS:
+            raise ConfigError(
+                f"model {text!r}: presets other than the packaged {PACKAGED_PRESET!r} need a "
+                "checkpoint directory (a Hugging Face directory with config.json, "
+                "*.safetensors and the tokenizer files); pass its path instead")
+        raise ConfigError(f"model {text!r} is not a checkpoint directory, a .gguf file or "
+                          f"the packaged preset {PACKAGED_PRESET!r}")
+    if not path.is_dir() and path.suffix.lower() != ".gguf":
+        raise ConfigError(f"model {text!r}: a file must be a .gguf; a Hugging Face checkpoint "
+                          "is given as its directory")
+    return path
+
+
+def _config_and_tokenizer(path: pathlib.Path, dtypes: dict, reader=None):
+    if path.is_dir():
+        config = ModelConfig.from_pretrained_dir(path, **dtypes)
+        tokenizer = Tokenizer.from_pretrained(path)
+    else:
+        tokenizer = Tokenizer.from_gguf(reader)
+        config = gguf_model_config(reader, **dtypes)
+    return _with_token_ids(config, tokenizer), tokenizer
+
+
+def model_config_and_tokenizer(spec: str | pathlib.Path, dtype: str = "float32",
+                               param_dtype: str | None = None, **config_overrides
+                               ) -> tuple[ModelConfig, Tokenizer]:
+    """The config and tokenizer of a model, without reading its weights (for a model built
+    with other shapes or random weights around a real tokenizer, as the tests do)."""
+    path = resolve_model_path(spec)
+    reader = None if path.is_dir() else open_gguf(path)
+    dtypes = {"dtype": dtype, "param_dtype": param_dtype or dtype, **config_overrides}
+    return _config_and_tokenizer(path, dtypes, reader)
+
+
 def load_model(spec: str | pathlib.Path, dtype: str = "float32", param_dtype: str | None = None,
-               shardings: Any = None) -> tuple[Decoder, ModelConfig, Tokenizer]:
+               shardings: Any = None, **config_overrides) -> tuple[Decoder, ModelConfig, Tokenizer]:
     """Loads a model, its config and its tokenizer.
 
     dtype: compute dtype; param_dtype: storage dtype of the parameters (defaults to dtype).
     shardings: optional pytree of shardings shaped like the model state (see weights.py).
+    config_overrides: ModelConfig fields that do not change the weights' shapes (e.g. remat).
     """
-    dtypes = {"dtype": dtype, "param_dtype": param_dtype or dtype}
-    text = str(spec)
-    if text.lower() == PACKAGED_PRESET:
-        path = packaged_smollm2_path()
-    else:
-        path = pathlib.Path(text).expanduser()
-        if not path.exists():
-            if text.lower() in config_lib.PRESETS:
-                raise ConfigError(
-                    f"model {text!r}: presets other than the packaged {PACKAGED_PRESET!r} need a "
-                    "checkpoint directory (a Hugging Face directory with config.json, "
-                    "*.safetensors and the tokenizer files); pass its path instead")
-            raise ConfigError(f"model {text!r} is not a checkpoint directory, a .gguf file or "
-                              f"the packaged preset {PACKAGED_PRESET!r}")
+    dtypes = {"dtype": dtype, "param_dtype": param_dtype or dtype, **config_overrides}
+    path = resolve_model_path(spec)
     if path.is_dir():
-        config = ModelConfig.from_pretrained_dir(path, **dtypes)
-        tokenizer = Tokenizer.from_pretrained(path)
-        config = _with_token_ids(config, tokenizer)
+        config, tokenizer = _config_and_tokenizer(path, dtypes)
         return load_safetensors_dir(path, config, shardings), config, tokenizer
-    if path.suffix.lower() != ".gguf":
-        raise ConfigError(f"model {text!r}: a file must be a .gguf; a Hugging Face checkpoint "
-                          "is given as its directory")
     reader = open_gguf(path)
-    tokenizer = Tokenizer.from_gguf(reader)
-    config = _with_token_ids(gguf_model_config(reader, **dtypes), tokenizer)
+    config, tokenizer = _config_and_tokenizer(path, dtypes, reader)
     return load_gguf(reader, config, shardings), config, tokenizer
 
 

@@ -46,6 +46,17 @@ def initialize(coordinator_address: str | None = None, num_processes: int = 1,
     return True
 
 
+def initialize_from_config(coordinator_address: str | None, num_processes: int | None,
+                           process_id: int | None, cpu_collectives: str = "gloo") -> None:
+    """Joins a multi-process run as the pipeline config describes it; a field left as None is
+    auto-detected by `jax.distributed.initialize` (Cloud TPU pods, SLURM, Open MPI)."""
+    jax.config.update("jax_cpu_collectives_implementation", cpu_collectives)
+    given = {"coordinator_address": coordinator_address, "num_processes": num_processes,
+             "process_id": process_id}
+    jax.distributed.initialize(**{k: v for k, v in given.items() if v is not None})
+    log.info("process %d of %d started", jax.process_index(), jax.process_count())
+
+
 def batch_spec(mesh: Mesh, ndim: int) -> NamedSharding:
     """[micro, batch, ...] arrays: the batch dimension over the data-parallel mesh axes (the
     layout the train step takes its batches in)."""

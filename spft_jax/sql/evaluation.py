@@ -230,8 +230,15 @@ def read_predictions(path: str | pathlib.Path, dataset: Dataset) -> list[str]:
     return predictions
 
 
-def write_predictions(path: str | pathlib.Path, predictions: Sequence[str]) -> None:
-    """Writes one prediction per line; line breaks and tabs inside a prediction become spaces so
-    the file stays aligned with its questions (other spacing, inside literals too, is kept)."""
+def predictions_text(predictions: Sequence[str]) -> str:
+    """One prediction per line; line breaks and tabs inside a prediction become spaces so the
+    file stays aligned with its questions (other spacing, inside literals too, is kept)."""
     flattened = [_LINE_BREAKS.sub(" ", p).strip() for p in predictions]
-    pathlib.Path(path).write_text("".join(p + "\n" for p in flattened), encoding="utf-8")
+    return "".join(p + "\n" for p in flattened)
+
+
+def write_predictions(path: str | pathlib.Path, predictions: Sequence[str]) -> None:
+    """Writes a Spider-format prediction file (see `predictions_text`)."""
+    path = pathlib.Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(predictions_text(predictions), encoding="utf-8")

@@ -165,6 +165,15 @@ class Batcher:
         build = self._pair_arrays if self.pairwise else self._sft_arrays
         return Batch(position, build(indices, length), num_tokens, length)
 
+    def arrays_for(self, indices: Sequence[int]) -> dict[str, np.ndarray]:
+        """One micro-batch [1, len(indices), ...] of the given examples in the given order, padded
+        to their bucket and truncated exactly as in training (for no-gradient passes over every
+        example, such as the opponent's reference log-probs)."""
+        indices = np.asarray(indices, np.int64)[None, :]
+        length = self.config.bucket_for(int(self._lengths[indices].max()))
+        build = self._pair_arrays if self.pairwise else self._sft_arrays
+        return build(indices, length)
+
     def iterate(self, start: DataPosition = DataPosition(), rows: Sequence[int] | None = None
                 ) -> Iterator[Batch]:
         """Batches from `start` on, forever (epoch after epoch)."""

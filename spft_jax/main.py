@@ -1,0 +1,147 @@
+"""The SPFT-SQL pipeline from the command line.
+
+    python -m spft_jax.main --config=configs/demo.py --workdir=/tmp/demo [--mode=pipeline]
+        [--config.selfplay.loss=spin ...] [--model=NAME] [--output=PATH]
+
+Modes: pipeline (default: base EX, SFT, stage 1, stage 2, report), sft, stage1, selfplay,
+evaluate, predict, export (see spft_jax/pipeline/runner.py). Any config field can be overridden
+with --config.<field>=<value>. The config is validated before anything heavy; a bad value, a
+missing file or a mesh that does not fit the devices ends the run with one line on stderr and
+exit status 2. Rerunning the same command continues where the last run stopped.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+
+from absl import app, flags
+from ml_collections import ConfigDict, config_flags
+
+from spft_jax.errors import ConfigError, SpftError
+
+FLAGS = flags.FLAGS
+config_flags.DEFINE_config_file("config", default=None, help_string="experiment config file "
+                                "(configs/*.py)", lock_config=True)
+flags.DEFINE_string("workdir", None, "folder for every result, checkpoint and report")
+flags.DEFINE_string("mode", "pipeline", "pipeline | sft | stage1 | selfplay | evaluate | predict | export")
+flags.DEFINE_string("model", None, "evaluate/predict/export: a model-base member, or 'base' "
+                    "(default: the best member by validation EX)")
+flags.DEFINE_string("output", None, "predict: the prediction file; export: the output folder")
+flags.DEFINE_bool("progress", True, "progress bars")
+
+log = logging.getLogger("spft_jax")
+
+
+def _fail(message: str) -> None:
+    print("error: " + " ".join(message.split()), file=sys.stderr)  # always one line
+    sys.exit(2)
+
+
+def parse_flags(argv: list[str]) -> list[str]:
+    """absl's parsing, with bad flags (unknown config fields, wrong types, a config file that
+    does not load) reported in one line with exit status 2 instead of a usage dump."""
+    try:
+        return FLAGS(argv)
+    except flags.Error as e:
+        _fail(str(e).splitlines()[0] if str(e) else type(e).__name__)
+    except (AttributeError, KeyError) as e:  # an override of a field the config does not have
+        _fail(f"--config: unknown field {str(e).strip(chr(34) + chr(39))!r} in an override "
+              f"({' '.join(a for a in argv[1:] if a.startswith('--config.'))})")
+    except (ConfigError, FileNotFoundError, SyntaxError, TypeError, ValueError) as e:
+        _fail(f"--config: {e}")
+    return argv
+
+
+def _loaded_config():
+    """The config, or a one-line exit when its file did not load (config_flags defers the error
+    to the first use of the config)."""
+    config = FLAGS.config
+    if config is None:
+        _fail("--config: needed, e.g. --config=configs/demo.py")
+    if not isinstance(config, ConfigDict):
+        try:
+            config.name  # noqa: B018  raises the loading error
+        except Exception as e:  # noqa: BLE001  whatever the config file raised
+            _fail(f"--config: {type(e).__name__}: {e}")
+        _fail("--config: the file's get_config() must return an ml_collections ConfigDict")
+    return config
+
+
+def _setup_logging() -> None:
+    logging.getLogger().setLevel(logging.WARNING)
+    log.setLevel(logging.INFO)
+    for noisy in ("jax", "absl", "orbax", "tensorflow_datasets"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _check_config_history(workdir, config) -> None:
+    """Writes config.json; warns (naming fields) when a rerun uses a different config."""
+    from spft_jax.pipeline.workdir import read_json, write_json
+
+    current = json.loads(config.to_json_best_effort())
+    path = workdir.path("config.json")
+    if path.is_file():
+        previous = read_json(path)
+        changed = sorted(k for k in set(previous) | set(current) if previous.get(k) != current.get(k))
+        if changed:
+            log.warning("the config differs from the one this workdir was started with (sections: "
+                        "%s); finished stages are kept as they are", ", ".join(changed))
+            write_json(workdir.path(f"config.{len(list(workdir.root.glob('config.*.json'))) + 1}.json"),
+                       current)
+        return
+    write_json(path, current)
+
+
+def run(config, workdir_path: str, mode: str, model: str | None, output: str | None,
+        progress: bool) -> None:
+    from spft_jax.pipeline.validate import check_mode, validate
+
+    check_mode(mode)
+    if not workdir_path:
+        raise ConfigError("--workdir: needed (the folder every result is written to)")
+    validate(config)
+    if config.distributed.enabled:
+        from spft_jax.parallel import distributed
+
+        d = config.distributed
+        distributed.initialize_from_config(d.coordinator_address or None, d.num_processes or None,
+                                           None if d.process_id < 0 else d.process_id,
+                                           d.cpu_collectives)
+    import jax
+
+    validate(config, num_devices=jax.device_count())
+    from spft_jax.parallel.mesh import make_mesh
+    from spft_jax.pipeline.context import Context
+    from spft_jax.pipeline.runner import run_mode
+    from spft_jax.pipeline.workdir import Workdir
+
+    workdir = Workdir(workdir_path)
+    _check_config_history(workdir, config)
+    mesh = make_mesh(config.mesh.data, config.mesh.fsdp, config.mesh.tensor)
+    log.info("devices: %d x %s, mesh %s", jax.device_count(), jax.devices()[0].platform, dict(mesh.shape))
+    context = Context.create(config, workdir, mesh, progress=progress)
+    try:
+        run_mode(context, mode, model, output)
+    finally:
+        context.close()
+
+
+def main(argv: list[str]) -> None:
+    if len(argv) > 1:
+        _fail(f"unexpected arguments: {' '.join(argv[1:])}")
+    config = _loaded_config()
+    _setup_logging()
+    try:
+        run(config, FLAGS.workdir, FLAGS.mode, FLAGS.model, FLAGS.output, FLAGS.progress)
+    except SpftError as e:
+        _fail(str(e))
+
+
+def entry() -> None:
+    app.run(main, flags_parser=parse_flags)
+
+
+if __name__ == "__main__":
+    entry()

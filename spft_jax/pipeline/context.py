@@ -1,0 +1,53 @@
+"""Everything a pipeline run shares between its stages, built once from the config."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+
+from jax.sharding import Mesh
+from ml_collections import ConfigDict
+
+from spft_jax.data.prompts import PromptBuilder, PromptConfig
+from spft_jax.pipeline.data import PipelineData, load_pipeline_data
+from spft_jax.pipeline.generation import Generator
+from spft_jax.pipeline.model_base import ModelBase
+from spft_jax.pipeline.models import ModelFactory
+from spft_jax.pipeline.workdir import Workdir
+from spft_jax.sql.executor import SqlExecutor
+from spft_jax.sql.sandbox import ExecutionLimits
+
+log = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass
+class Context:
+    config: ConfigDict
+    workdir: Workdir
+    data: PipelineData
+    factory: ModelFactory
+    prompts: PromptBuilder
+    generator: Generator
+    executor: SqlExecutor
+    model_base: ModelBase
+    progress: bool = True
+
+    @classmethod
+    def create(cls, config: ConfigDict, workdir: Workdir, mesh: Mesh | None,
+               progress: bool = True) -> "Context":
+        data = load_pipeline_data(config)  # before the weights: a data mistake fails fast
+        for line in (f"train: {len(data.train.examples)} questions",
+                     f"validation (held out of train): {len(data.validation.examples)} questions",
+                     f"eval: {data.eval.summary()}"):
+            log.info("%s", line)
+        factory = ModelFactory(config, mesh)
+        prompts = PromptBuilder(factory.tokenizer, PromptConfig(**config.prompt.to_dict()))
+        executor = SqlExecutor(ExecutionLimits(timeout_s=config.execution.timeout_s,
+                                               max_rows=config.execution.max_rows),
+                               workers=config.execution.workers)
+        return cls(config=config, workdir=workdir, data=data, factory=factory, prompts=prompts,
+                   generator=Generator(factory, prompts, config.sampling, progress),
+                   executor=executor, model_base=ModelBase(workdir, factory), progress=progress)
+
+    def close(self) -> None:
+        self.executor.close()

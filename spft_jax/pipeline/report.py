@@ -1,0 +1,161 @@
+"""The run's summary: report.json, report.md (the EX table) and plots/*.png, from the stage markers
+and the training logs in the workdir (so it can be rebuilt at any time, e.g. after a resume).
+
+Rows of the EX table: base, sft, stage1, then one per self-play iteration; each with EX on the
+evaluation set overall and by Spider hardness (greedy, and self-consistency when it was run).
+"""
+
+from __future__ import annotations
+
+import logging
+import platform
+
+from spft_jax.pipeline.defaults import STAGES
+from spft_jax.pipeline.workdir import Workdir, read_jsonl, write_json, write_text_atomic
+
+log = logging.getLogger(__name__)
+
+LEVELS = ("easy", "medium", "hard", "extra")
+
+
+def ex_rows(workdir: Workdir) -> list[dict]:
+    """One row per scored model: {"row", "model", "greedy", "self_consistency", "seconds"}."""
+    rows = []
+    base = workdir.finished("base_eval")
+    if base:
+        rows.append({"row": "base", "model": "base LLM", **base["eval"], "seconds": base.get("seconds")})
+    sft = workdir.finished("sft")
+    if sft:
+        rows.append({"row": "sft", "model": "sft", **sft["eval"], "seconds": sft.get("seconds")})
+    stage1 = workdir.finished("stage1")
+    if stage1 and "eval" in stage1:
+        rows.append({"row": "stage1", "model": stage1["model"], **stage1["eval"],
+                     "seconds": stage1.get("seconds")})
+    selfplay = workdir.finished("selfplay")
+    if selfplay:
+        for iteration in selfplay["iterations"]:
+            if iteration.get("trained"):
+                rows.append({"row": f"stage2 iter {iteration['iteration']}",
+                             "model": iteration["model"], **iteration["eval"]})
+        if rows and rows[-1]["row"].startswith("stage2"):
+            rows[-1]["seconds"] = selfplay.get("seconds")
+    return rows
+
+
+def _percent(value) -> str:
+    return "–" if value is None else f"{100 * value:.1f}"
+
+
+def markdown_table(rows: list[dict], title: str) -> str:
+    with_sc = any(r.get("self_consistency") for r in rows)
+    header = ["stage", "model", "EX", *[f"EX {level}" for level in LEVELS]]
+    if with_sc:
+        header.append("EX self-consistency")
+    header.append("stage wall time")
+    lines = [f"## {title}", "", "| " + " | ".join(header) + " |",
+             "|" + "|".join("---" if i < 2 else "---:" for i in range(len(header))) + "|"]
+    for r in rows:
+        g = r["greedy"]
+        cells = [r["row"], r["model"], _percent(g["execution_accuracy"]),
+                 *[_percent(g["by_hardness"].get(level)) for level in LEVELS]]
+        if with_sc:
+            sc = r.get("self_consistency")
+            cells.append(f"{_percent(sc['execution_accuracy'])} (n={sc['samples']})" if sc else "–")
+        seconds = r.get("seconds")
+        cells.append("–" if seconds is None else f"{seconds / 60:.1f} min")
+        lines.append("| " + " | ".join(cells) + " |")
+    if rows:
+        g = rows[0]["greedy"]
+        lines += ["", f"{g['evaluated']} of {g['questions']} evaluation questions scored "
+                      f"({g['skipped_missing_database']} skipped for a missing database, "
+                      f"{g['skipped_gold_failed']} whose gold SQL failed). EX in %."]
+    return "\n".join(lines)
+
+
+def _stage_details(workdir: Workdir) -> list[str]:
+    lines = []
+    stage1 = workdir.finished("stage1")
+    if stage1:
+        lines += ["", "## Stage 1 rounds", "",
+                  "| round | candidates | verified | verified rate | executable rate | validation EX |",
+                  "|---:|---:|---:|---:|---:|---:|"]
+        for r in stage1["rounds"]:
+            lines.append(f"| {r['round']} | {r['candidates']} | {r['verified']} | "
+                         f"{_percent(r['verified_rate'])} | {_percent(r['executable_rate'])} | "
+                         f"{_percent(r['validation_ex'])} |")
+    selfplay = workdir.finished("selfplay")
+    if selfplay:
+        lines += ["", "## Self-play iterations", "",
+                  "| iteration | main | opponent | pairs | opponent correct | loss | margin | validation EX |",
+                  "|---:|---|---|---:|---:|---:|---:|---:|"]
+        for s in selfplay["iterations"]:
+            metrics = s.get("final_metrics") or {}
+            loss, margin = metrics.get("loss"), metrics.get("rewards/margins")
+            lines.append(f"| {s['iteration']} | {s['main']} | {s['opponent']} | {s['pairs']} | "
+                         f"{_percent(s['opponent_correct_share'])} | "
+                         f"{'–' if loss is None else f'{loss:.4f}'} | "
+                         f"{'–' if margin is None else f'{margin:.4f}'} | "
+                         f"{_percent(s.get('validation_ex'))} |")
+    return lines
+
+
+def _plots(workdir: Workdir, rows: list[dict]) -> list[str]:
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only; no display needed
+    from matplotlib import pyplot as plt
+
+    written = []
+    if rows:
+        figure, axis = plt.subplots(figsize=(7, 4))
+        values = [100 * (r["greedy"]["execution_accuracy"] or 0.0) for r in rows]
+        axis.plot(range(len(rows)), values, marker="o", label="greedy")
+        if any(r.get("self_consistency") for r in rows):
+            sc = [100 * (r["self_consistency"]["execution_accuracy"] or 0.0)
+                  if r.get("self_consistency") else float("nan") for r in rows]
+            axis.plot(range(len(rows)), sc, marker="s", label="self-consistency")
+        axis.set_xticks(range(len(rows)), [r["row"] for r in rows], rotation=20)
+        axis.set_ylabel("EX (%)")
+        axis.set_title("Execution accuracy by stage")
+        axis.legend()
+        axis.grid(alpha=0.3)
+        figure.tight_layout()
+        path = workdir.path("plots", "ex_by_stage.png")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        figure.savefig(path, dpi=120)
+        plt.close(figure)
+        written.append(str(path))
+    runs = sorted(p for p in workdir.path("runs").glob("*/metrics.jsonl")) if workdir.path("runs").is_dir() else []
+    if runs:
+        figure, axis = plt.subplots(figsize=(7, 4))
+        for path in runs:
+            records = [r for r in read_jsonl(path) if isinstance(r.get("loss"), (int, float))]
+            if records:
+                axis.plot([r["step"] for r in records], [r["loss"] for r in records],
+                          label=path.parent.name)
+        axis.set_xlabel("step")
+        axis.set_ylabel("loss")
+        axis.set_title("Training loss per run")
+        axis.legend(fontsize="small")
+        axis.grid(alpha=0.3)
+        figure.tight_layout()
+        path = workdir.path("plots", "loss_curves.png")
+        figure.savefig(path, dpi=120)
+        plt.close(figure)
+        written.append(str(path))
+    return written
+
+
+def write_report(workdir: Workdir, name: str, extra: dict | None = None) -> dict:
+    """Writes report.json, report.md and the plots; returns the JSON report."""
+    rows = ex_rows(workdir)
+    report = {"name": name, "rows": rows,
+              "stages": {s: workdir.finished(s) for s in STAGES if workdir.finished(s)},
+              "machine": {"platform": platform.platform(), "python": platform.python_version()},
+              **(extra or {})}
+    report["plots"] = _plots(workdir, rows)
+    write_json(workdir.path("report.json"), report)
+    markdown = [f"# {name}", "", markdown_table(rows, "Execution accuracy on the evaluation set"),
+                *_stage_details(workdir), ""]
+    write_text_atomic(workdir.path("report.md"), "\n".join(markdown))
+    return report

@@ -1,0 +1,91 @@
+"""The modes of `python -m spft_jax.main`, over one Context.
+
+    pipeline   the configured stages in order (base_eval, sft, stage1, selfplay), then the report
+    sft | stage1 | selfplay    one stage (what it builds on must be in the workdir already)
+    evaluate   EX of one model (--model: a model-base member, "base", default the best member)
+    predict    Spider-format predictions of one model for the evaluation set (--output)
+    export     one model as a Hugging Face directory, LoRA merged (--output)
+
+Every stage is skipped when its marker says it finished, so rerunning the same command after a
+kill continues where it stopped; a stage that was cut short resumes from its last file or
+checkpoint (see the stage modules).
+"""
+
+from __future__ import annotations
+
+import logging
+import pathlib
+import time
+
+from spft_jax.errors import ConfigError
+from spft_jax.pipeline.report import write_report
+from spft_jax.pipeline.selfplay import run_selfplay
+from spft_jax.pipeline.sft_stage import evaluate_on_eval_set, run_base_eval, run_sft
+from spft_jax.pipeline.stage1 import run_stage1
+from spft_jax.pipeline.workdir import write_json
+from spft_jax.sql.evaluation import write_predictions
+
+log = logging.getLogger(__name__)
+
+STAGE_RUNNERS = {"base_eval": run_base_eval, "sft": run_sft, "stage1": run_stage1,
+                 "selfplay": run_selfplay}
+
+
+def run_stage(context, stage: str) -> dict:
+    if context.workdir.finished(stage) is not None:
+        log.info("%s: finished in an earlier run, skipped", stage)
+        return context.workdir.finished(stage)
+    log.info("%s: starting", stage)
+    start = time.perf_counter()
+    results = STAGE_RUNNERS[stage](context)
+    results = results | {"seconds": results.get("seconds", time.perf_counter() - start)}
+    context.workdir.mark_finished(stage, results)
+    log.info("%s: done in %.1f min", stage, results["seconds"] / 60)
+    return results
+
+
+def _model(context, name: str | None):
+    """(label, trainable) of a model-base member, "base" (the base LLM) or the best member."""
+    if name == "base":
+        return "base", None
+    if not name:
+        name = context.model_base.best().name
+    return name, context.model_base.load(name)
+
+
+def run_mode(context, mode: str, model_name: str | None = None, output: str | None = None) -> dict:
+    stages = list(context.config.stages)
+    if mode == "pipeline":
+        results = {stage: run_stage(context, stage) for stage in stages}
+        report = write_report(context.workdir, context.config.name)
+        print(pathlib.Path(context.workdir.path("report.md")).read_text())
+        return {"stages": results, "report": report}
+    if mode in STAGE_RUNNERS:
+        results = run_stage(context, mode)
+        write_report(context.workdir, context.config.name)
+        return results
+    label, trainable = _model(context, model_name)
+    if mode == "evaluate":
+        result = evaluate_on_eval_set(context, label, trainable)
+        print(f"{label}: EX {result['greedy']['execution_accuracy']} on {context.data.eval.name} "
+              f"(report: {context.workdir.eval_path(label)})")
+        return result
+    if not output:
+        raise ConfigError(f"--output: needed for --mode={mode}")
+    if mode == "predict":
+        generator = context.generator
+        sql = [s[0] for s in generator.text_to_sql(trainable, context.data.eval, context.data.eval.examples,
+                                                   generator.sql_params(), context.data.evidence_field,
+                                                   description=f"{label}: predictions")]
+        write_predictions(output, sql)
+        print(f"{len(sql)} predictions of {label} written to {output}")
+        return {"predictions": output}
+    if mode == "export":
+        from spft_jax.models.export import export_hf
+
+        directory = export_hf(context.factory.merged(trainable), context.factory.model_config,
+                              context.factory.tokenizer, output)
+        write_json(pathlib.Path(directory) / "spft_export.json", {"model": label})
+        print(f"{label} exported to {directory}")
+        return {"export": str(directory)}
+    raise ConfigError(f"--mode: {mode!r} is not a mode")

@@ -1,0 +1,74 @@
+"""The no-gradient pass that gives every pair its reference log-probs, once per self-play iteration.
+
+SPIN's and SPFT-SQL's losses compare the trainee's log-probs with the opponent's (DPO: with the
+frozen starting model's) on the same chosen and rejected completions. They are computed here,
+before training, and stored with the pairs, so the reference model's weights need not sit beside
+the trainee's during training. Sequences are built by the same `Batcher` code as the training
+batches (same prompt truncation, same padding buckets), so the numbers line up exactly with the
+policy's log-probs in the loss.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+
+import jax
+import numpy as np
+from flax import nnx
+from jax.sharding import Mesh
+
+from spft_jax.parallel.rules import batch_sharding
+from spft_jax.train.batches import BatchConfig, Batcher, PairExample
+from spft_jax.train.logprobs import completion_logprobs
+
+
+@dataclasses.dataclass(frozen=True)
+class PairText:
+    prompt: Sequence[int]
+    chosen: Sequence[int]
+    rejected: Sequence[int]
+
+
+def _logps_fn(graphdef, chunk: int):
+    def run(state, batch):
+        model = nnx.merge(graphdef, state)
+        tokens, valid, mask = batch["tokens"], batch["valid"], batch["completion_mask"]
+        pairs, _, length = tokens.shape
+        flat = lambda x: x.reshape(pairs * 2, length)  # noqa: E731
+        _, sequence = completion_logprobs(model, flat(tokens), flat(valid), flat(mask), chunk)
+        return sequence.reshape(pairs, 2)
+
+    return jax.jit(run)
+
+
+def pair_reference_logps(model: nnx.Module, pairs: Sequence[PairText], config: BatchConfig,
+                         mesh: Mesh | None = None, chunk: int = 128,
+                         on_batch: Callable[[int], None] | None = None) -> np.ndarray:
+    """Summed completion log-probs [len(pairs), 2] (chosen, rejected) under `model`.
+
+    Batches of `config.batch_size` pairs in the given order; the last one is filled up with
+    repeats of its first pair (their results are dropped), so every call has the same shape per
+    length bucket. `on_batch(n)` reports progress in pairs.
+    """
+    examples = [PairExample(p.prompt, p.chosen, p.rejected, 0.0, 0.0, 0.0) for p in pairs]
+    batch_size = config.batch_size
+    one_batch = dataclasses.replace(config, micro_batches=1)
+    if len(examples) < batch_size:
+        examples = examples + [examples[0]] * (batch_size - len(examples))
+    batcher = Batcher(examples, one_batch)
+    graphdef, state = nnx.split(model)
+    run = _logps_fn(graphdef, chunk)
+    out = np.zeros((len(pairs), 2), np.float32)
+    for start in range(0, len(pairs), batch_size):
+        indices = list(range(start, min(start + batch_size, len(pairs))))
+        real = len(indices)
+        indices += [indices[0]] * (batch_size - real)
+        arrays = batcher.arrays_for(indices)
+        batch = {k: arrays[k][0] for k in ("tokens", "valid", "completion_mask")}
+        if mesh is not None:
+            batch = {k: jax.device_put(v, batch_sharding(mesh, v.ndim)) for k, v in batch.items()}
+        out[start:start + real] = np.asarray(run(state, batch))[:real]
+        if on_batch is not None:
+            on_batch(real)
+    return out
