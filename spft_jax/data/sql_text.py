@@ -11,13 +11,17 @@ from __future__ import annotations
 
 import re
 
-_FENCE = re.compile(r"```[ \t]*(?:sql|sqlite)?[ \t]*\n?(.*?)(?:```|$)", re.IGNORECASE | re.DOTALL)
+_FENCE = re.compile(r"```[ \t]*(?:sqlite|sql)?[ \t]*\n?(.*?)(?:```|$)", re.IGNORECASE | re.DOTALL)
 _LEADING_LABEL = re.compile(r"^\s*(?:sql|sqlite|query|answer)\s*:\s*", re.IGNORECASE)
 
 
-def first_statement(sql: str) -> str:
-    """`sql` up to its first semicolon outside quotes and comments (without the semicolon)."""
+def first_statement(sql: str, keep_comments: bool = True) -> str:
+    """`sql` up to its first semicolon outside quotes and comments (without the semicolon).
+    With keep_comments=False each comment becomes a space, so the statement can go on one line
+    (a `--` comment would otherwise run on over everything after it)."""
     quote: str | None = None
+    kept: list[str] = []  # text before `start`, comments dropped
+    start = 0
     i = 0
     while i < len(sql):
         char = sql[i]
@@ -32,23 +36,49 @@ def first_statement(sql: str) -> str:
             quote = char
         elif char == "[":
             quote = "]"
-        elif sql.startswith("--", i):
-            end = sql.find("\n", i)
-            i = len(sql) if end < 0 else end
-            continue
-        elif sql.startswith("/*", i):
-            end = sql.find("*/", i + 2)
-            i = len(sql) if end < 0 else end + 2
+        elif sql.startswith("--", i) or sql.startswith("/*", i):
+            if sql.startswith("--", i):
+                end = sql.find("\n", i)
+                end = len(sql) if end < 0 else end
+            else:
+                end = sql.find("*/", i + 2)
+                end = len(sql) if end < 0 else end + 2
+            if not keep_comments:
+                kept += [sql[start:i], " "]
+                start = end
+            i = end
             continue
         elif char == ";":
-            return sql[:i]
+            return "".join(kept) + sql[start:i]
         i += 1
-    return sql
+    return "".join(kept) + sql[start:]
 
 
 def one_line(text: str) -> str:
-    """Whitespace runs (newlines included) as single spaces, ends stripped."""
-    return " ".join(text.split())
+    """The text on one line: whitespace runs outside quoted literals become one space, and line
+    breaks or tabs inside a literal a space each (a prediction file holds one query per line);
+    spaces inside a literal are kept, since they are part of the value."""
+    out: list[str] = []
+    quote: str | None = None
+    pending_space = False
+    for char in text.strip():
+        if quote is None and char.isspace():
+            pending_space = True
+            continue
+        if pending_space:
+            out.append(" ")
+            pending_space = False
+        if quote is not None:
+            out.append(" " if char in "\r\n\t" else char)
+            if char == quote:
+                quote = None
+        else:
+            out.append(char)
+            if char in "'\"`":
+                quote = char
+            elif char == "[":
+                quote = "]"
+    return "".join(out)
 
 
 def extract_sql(answer: str) -> str:
@@ -56,13 +86,21 @@ def extract_sql(answer: str) -> str:
     fenced = _FENCE.search(answer)
     text = fenced.group(1) if fenced else answer
     text = _LEADING_LABEL.sub("", text)
-    return one_line(first_statement(text))
+    return one_line(first_statement(text, keep_comments=False))
 
 
 def extract_question(answer: str) -> str:
     """The question in a SQL-to-Text model's answer: its first non-empty line, one line."""
     for line in answer.strip().splitlines():
-        line = re.sub(r"^\s*(?:question\s*:\s*)", "", line, flags=re.IGNORECASE).strip()
+        line = _unquote(line.strip())
+        line = _unquote(re.sub(r"^(?:question\s*:\s*)", "", line, flags=re.IGNORECASE).strip())
         if line:
-            return one_line(line.strip('"'))
+            return " ".join(line.split())
     return ""
+
+
+def _unquote(line: str) -> str:
+    """The line without a pair of double quotes around all of it (a quote inside stays)."""
+    if len(line) > 1 and line[0] == line[-1] == '"':
+        return line[1:-1].strip()
+    return line

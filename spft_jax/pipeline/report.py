@@ -11,7 +11,7 @@ import logging
 import platform
 
 from spft_jax.pipeline.defaults import STAGES
-from spft_jax.pipeline.workdir import Workdir, read_jsonl, write_json, write_text_atomic
+from spft_jax.pipeline.workdir import Workdir, is_writer, read_jsonl, write_json, write_text_atomic
 
 log = logging.getLogger(__name__)
 
@@ -125,21 +125,32 @@ def _plots(workdir: Workdir, rows: list[dict]) -> list[str]:
         figure.savefig(path, dpi=120)
         plt.close(figure)
         written.append(str(path))
-    runs = sorted(p for p in workdir.path("runs").glob("*/metrics.jsonl")) if workdir.path("runs").is_dir() else []
+    runs = sorted(workdir.path("runs").glob("*/metrics.jsonl")) if workdir.path("runs").is_dir() else []
     if runs:
-        figure, axis = plt.subplots(figsize=(7, 4))
+        # SFT-type losses (nats per token) and pairwise losses (log-sigmoid of a margin) differ in
+        # scale and meaning: one panel each.
+        panels = {"fine-tuning (SFT, SQL-to-Text, stage 1)": [], "self-play (pairwise)": []}
         for path in runs:
-            records = [r for r in read_jsonl(path) if isinstance(r.get("loss"), (int, float))]
-            if records:
-                axis.plot([r["step"] for r in records], [r["loss"] for r in records],
-                          label=path.parent.name)
-        axis.set_xlabel("step")
-        axis.set_ylabel("loss")
-        axis.set_title("Training loss per run")
-        axis.legend(fontsize="small")
-        axis.grid(alpha=0.3)
+            key = "self-play (pairwise)" if path.parent.name.startswith("selfplay") else \
+                "fine-tuning (SFT, SQL-to-Text, stage 1)"
+            panels[key].append(path)
+        shown = [(title, paths) for title, paths in panels.items() if paths]
+        figure, axes = plt.subplots(1, len(shown), figsize=(6 * len(shown), 4), squeeze=False)
+        for axis, (title, paths) in zip(axes[0], shown):
+            for path in paths:
+                records = [r for r in read_jsonl(path, skip_bad_lines=True)
+                           if isinstance(r.get("loss"), (int, float))]
+                if records:
+                    axis.plot([r["step"] for r in records], [r["loss"] for r in records],
+                              label=path.parent.name)
+            axis.set_xlabel("step")
+            axis.set_ylabel("loss")
+            axis.set_title(title)
+            axis.legend(fontsize="small")
+            axis.grid(alpha=0.3)
         figure.tight_layout()
         path = workdir.path("plots", "loss_curves.png")
+        path.parent.mkdir(parents=True, exist_ok=True)
         figure.savefig(path, dpi=120)
         plt.close(figure)
         written.append(str(path))
@@ -153,7 +164,7 @@ def write_report(workdir: Workdir, name: str, extra: dict | None = None) -> dict
               "stages": {s: workdir.finished(s) for s in STAGES if workdir.finished(s)},
               "machine": {"platform": platform.platform(), "python": platform.python_version()},
               **(extra or {})}
-    report["plots"] = _plots(workdir, rows)
+    report["plots"] = _plots(workdir, rows) if is_writer() else []
     write_json(workdir.path("report.json"), report)
     markdown = [f"# {name}", "", markdown_table(rows, "Execution accuracy on the evaluation set"),
                 *_stage_details(workdir), ""]

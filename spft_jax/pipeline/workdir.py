@@ -55,7 +55,7 @@ def read_json(path: str | pathlib.Path) -> Any:
     path = pathlib.Path(path)
     try:
         return json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as e:
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise DataError(f"{path} is not valid JSON ({e}); delete it to redo what wrote it") from e
 
 
@@ -64,15 +64,24 @@ def write_jsonl(path: str | pathlib.Path, records: Iterable[Mapping[str, Any]]) 
     write_text_atomic(path, lines)
 
 
-def read_jsonl(path: str | pathlib.Path) -> list[dict[str, Any]]:
+def read_jsonl(path: str | pathlib.Path, skip_bad_lines: bool = False) -> list[dict[str, Any]]:
+    """The records of a JSONL file. skip_bad_lines: drop unreadable lines (a log whose last line
+    a kill cut short) instead of failing."""
     path = pathlib.Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise DataError(f"{path} is not UTF-8 text ({e}); delete it to redo what wrote it") from e
     records = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    for number, line in enumerate(text.splitlines(), start=1):
         if line.strip():
             try:
                 records.append(json.loads(line))
             except json.JSONDecodeError as e:
-                raise DataError(f"{path}, line {number}: not valid JSON ({e})") from e
+                if skip_bad_lines:
+                    continue
+                raise DataError(f"{path}, line {number}: not valid JSON ({e}); delete the file "
+                                "to redo what wrote it") from e
     return records
 
 
