@@ -70,18 +70,43 @@ def decay_mask(params):
     return jax.tree.map(lambda p: p.ndim >= 2, params)
 
 
+@dataclasses.dataclass(frozen=True)
+class UpdateRule:
+    """The optimizer without its learning rate: clipping, moments, weight decay. Its updates are
+    directions; the train step scales them by -learning_rate, which it takes as an input, so one
+    compiled step serves every run with the same rule whatever its schedule (the pipeline's SFT,
+    SQL-to-Text and stage-1 runs compile once)."""
+
+    name: str = "adamw"
+    b1: float = 0.9
+    b2: float = 0.999
+    eps: float = 1e-8
+    rmsprop_decay: float = 0.9
+    weight_decay: float = 0.0
+    clip_grad_norm: float | None = 1.0
+
+    @classmethod
+    def from_config(cls, config: OptimizerConfig) -> "UpdateRule":
+        return cls(config.name, config.b1, config.b2, config.eps, config.rmsprop_decay,
+                   config.weight_decay, config.clip_grad_norm)
+
+    def transformation(self) -> optax.GradientTransformation:
+        # As optax.adamw / optax.rmsprop build them, less the final learning-rate scaling (so
+        # weight decay is scaled by the learning rate too, as in optax).
+        parts = []
+        if self.clip_grad_norm is not None:
+            parts.append(optax.clip_by_global_norm(self.clip_grad_norm))
+        if self.name == "adamw":
+            parts.append(optax.scale_by_adam(b1=self.b1, b2=self.b2, eps=self.eps))
+        else:
+            parts.append(optax.scale_by_rms(decay=self.rmsprop_decay, eps=self.eps))
+        if self.weight_decay:
+            parts.append(optax.add_decayed_weights(self.weight_decay, mask=decay_mask))
+        return optax.chain(*parts)
+
+
 def make_optimizer(config: OptimizerConfig) -> optax.GradientTransformation:
-    schedule = learning_rate_schedule(config)
-    if config.name == "adamw":
-        core = optax.adamw(schedule, b1=config.b1, b2=config.b2, eps=config.eps,
-                           weight_decay=config.weight_decay, mask=decay_mask)
-    else:
-        # RMSProp as optax.rmsprop builds it, with room for decoupled weight decay in between.
-        parts = [optax.scale_by_rms(decay=config.rmsprop_decay, eps=config.eps)]
-        if config.weight_decay:
-            parts.append(optax.add_decayed_weights(config.weight_decay, mask=decay_mask))
-        parts.append(optax.scale_by_learning_rate(schedule))
-        core = optax.chain(*parts)
-    if config.clip_grad_norm is None:
-        return core
-    return optax.chain(optax.clip_by_global_norm(config.clip_grad_norm), core)
+    """The whole optimizer with its schedule, as one optax transformation (the train step uses
+    `UpdateRule` and the schedule separately; this is the same arithmetic in one piece)."""
+    return optax.chain(UpdateRule.from_config(config).transformation(),
+                       optax.scale_by_learning_rate(learning_rate_schedule(config)))

@@ -1,7 +1,12 @@
 """The training step: one jitted function with explicit shardings and donated state.
 
-    step = TrainStep(graphdef, loss=LossSpec("error_driven", lam=0.1), optimizer=..., mesh=...)
-    trainable, opt_state, metrics = step(trainable, frozen, opt_state, batch)
+    step = TrainStep(graphdef, loss=LossSpec("error_driven", lam=0.1), rule=UpdateRule(...), mesh=...)
+    trainable, opt_state, metrics = step(trainable, frozen, opt_state, batch, learning_rate)
+
+The learning rate is an input (the host evaluates the schedule), and the rule (an `UpdateRule`,
+or any optax transformation giving update directions) holds everything else, so TrainSteps with
+equal (graph, loss, rule, mesh) share one compiled function: the pipeline's many fine-tuning runs
+compile once per padded length, not once per run.
 
 The model travels as NNX state split in two: `trainable` (all parameters, or only the LoRA
 adapters) and `frozen` (the rest; empty without LoRA). Batches are dicts of arrays with a leading
@@ -29,6 +34,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from spft_jax.parallel.distributed import batch_spec
 from spft_jax.train.logprobs import completion_logprobs
 from spft_jax.train.losses import PAIRWISE_LOSSES, pairwise_loss, sft_loss
+from spft_jax.train.optimizer import UpdateRule
 
 LOSSES = ("sft", *PAIRWISE_LOSSES)
 
@@ -63,18 +69,22 @@ def micro_batch_loss(model, batch: Mapping[str, jax.Array], spec: LossSpec):
                          reference[:, 1], batch["opponent_wrong"], spec.lam)
 
 
-class TrainStep:
-    """A compiled training step for one model structure, loss and optimizer."""
+_COMPILED: dict[tuple, object] = {}  # (graphdef, loss, rule key, mesh, shardings) -> jitted step
 
-    def __init__(self, graphdef, loss: LossSpec, optimizer: optax.GradientTransformation,
-                 mesh: Mesh | None = None):
+
+class TrainStep:
+    """A compiled training step for one model structure, loss and update rule."""
+
+    def __init__(self, graphdef, loss: LossSpec,
+                 rule: UpdateRule | optax.GradientTransformation, mesh: Mesh | None = None):
         self.graphdef = graphdef
         self.loss = loss
-        self.optimizer = optimizer
+        self.rule = rule
+        self.transformation = rule.transformation() if isinstance(rule, UpdateRule) else rule
         self.mesh = mesh
         self._compiled = None
 
-    def _step(self, trainable, frozen, opt_state, batch):
+    def _step(self, trainable, frozen, opt_state, batch, learning_rate):
         def loss_fn(params, micro):
             model = nnx.merge(self.graphdef, params, frozen)
             return micro_batch_loss(model, micro, self.loss)
@@ -89,7 +99,8 @@ class TrainStep:
         grads, metrics = jax.lax.scan(accumulate, zeros, batch)
         micro = jax.tree.leaves(batch)[0].shape[0]
         grads = jax.tree.map(lambda g: g / micro, grads)
-        updates, opt_state = self.optimizer.update(grads, opt_state, trainable)
+        directions, opt_state = self.transformation.update(grads, opt_state, trainable)
+        updates = jax.tree.map(lambda d: (-learning_rate * d).astype(d.dtype), directions)
         trainable = optax.apply_updates(trainable, updates)
         metrics = jax.tree.map(jnp.mean, metrics)
         metrics["grad_norm"] = optax.tree.norm(grads)
@@ -103,17 +114,31 @@ class TrainStep:
         replicated = NamedSharding(self.mesh, PartitionSpec())
         return jax.jit(
             self._step,
-            in_shardings=(shardings(trainable), shardings(frozen), shardings(opt_state), batch_shardings),
+            in_shardings=(shardings(trainable), shardings(frozen), shardings(opt_state),
+                          batch_shardings, replicated),
             out_shardings=(shardings(trainable), shardings(opt_state), replicated),
             donate_argnums=(0, 2),
         )
 
-    def __call__(self, trainable, frozen, opt_state, batch):
+    def _key(self, trainable, frozen, opt_state) -> tuple:
+        rule = self.rule if isinstance(self.rule, UpdateRule) else id(self.rule)
+        placement = None
+        if self.mesh is not None:
+            placement = tuple(x.sharding for x in jax.tree.leaves((trainable, frozen, opt_state)))
+        return (self.graphdef, self.loss, rule, self.mesh, placement)
+
+    def __call__(self, trainable, frozen, opt_state, batch, learning_rate):
         if self._compiled is None:
-            self._compiled = self._compile(trainable, frozen, opt_state, batch)
+            key = self._key(trainable, frozen, opt_state)
+            if key not in _COMPILED:
+                # The step object is kept with its function (a raw transformation's id is only
+                # unique while it lives).
+                _COMPILED[key] = (self._compile(trainable, frozen, opt_state, batch), self)
+            self._compiled = _COMPILED[key][0]
         if self.mesh is not None:
             batch = {k: jax.device_put(v, batch_spec(self.mesh, v.ndim)) for k, v in batch.items()}
-        return self._compiled(trainable, frozen, opt_state, batch)
+        learning_rate = jnp.asarray(learning_rate, jnp.float32)
+        return self._compiled(trainable, frozen, opt_state, batch, learning_rate)
 
 
 def split_trainable(model: nnx.Module, lora: bool = False):
@@ -123,10 +148,11 @@ def split_trainable(model: nnx.Module, lora: bool = False):
     return nnx.split(model, nnx.Param, ...)
 
 
-def init_optimizer_state(optimizer: optax.GradientTransformation, trainable,
+def init_optimizer_state(rule: UpdateRule | optax.GradientTransformation, trainable,
                          mesh: Mesh | None = None):
     """Optimizer state placed like the parameters it mirrors (the moments take their shardings
     by propagation); on a mesh, what mirrors no parameter (step counts) is replicated over it."""
+    optimizer = rule.transformation() if isinstance(rule, UpdateRule) else rule
     state = jax.jit(optimizer.init)(trainable)
     if mesh is None:
         return state

@@ -6,8 +6,8 @@
 
 Rerunning the same training in the same workdir after it was stopped (a kill, a preemption)
 continues from the last checkpoint and ends with the same parameters as a run that was never
-stopped: the checkpoint holds the parameters, the optimizer state (with its step count, which
-drives the learning-rate schedule), the data position (the per-epoch order is a function of the
+stopped: the checkpoint holds the parameters, the optimizer state, the step (the learning rate of
+step s is schedule(s - 1), evaluated here and passed to the compiled step), the data position (the per-epoch order is a function of the
 batcher's seed) and the run's RNG key. Steps after that checkpoint are run again and their
 JSONL/TensorBoard records replaced. Frozen parameters (the base weights under LoRA) are not
 checkpointed: they are the model the caller builds, from its own files, on every run.
@@ -31,7 +31,7 @@ from spft_jax.parallel import distributed
 from spft_jax.train.batches import Batcher, DataPosition
 from spft_jax.train.checkpoint import CheckpointMismatchError, TrainCheckpointer, TrainProgress
 from spft_jax.train.metrics_log import MetricsLogger
-from spft_jax.train.optimizer import OptimizerConfig, learning_rate_schedule, make_optimizer
+from spft_jax.train.optimizer import OptimizerConfig, UpdateRule, learning_rate_schedule
 from spft_jax.train.step import LossSpec, TrainStep, init_optimizer_state, split_trainable
 
 # eval_fn(model, step, key) -> metrics (logged as "eval/<name>") or None. The model shares its
@@ -110,10 +110,10 @@ class Trainer:
         else:
             self._rows = None
         self.graphdef, self.trainable, self.frozen = split_trainable(model, lora=lora)
-        self.optimizer = make_optimizer(optimizer)
+        self.rule = UpdateRule.from_config(optimizer)
         self.schedule = learning_rate_schedule(optimizer)
-        self.opt_state = init_optimizer_state(self.optimizer, self.trainable, mesh)
-        self.step_fn = TrainStep(self.graphdef, loss, self.optimizer, mesh)
+        self.opt_state = init_optimizer_state(self.rule, self.trainable, mesh)
+        self.step_fn = TrainStep(self.graphdef, loss, self.rule, mesh)
         self.checkpointer = None
         if self.workdir is not None and config.checkpoint_every:
             self.checkpointer = TrainCheckpointer(
@@ -160,14 +160,15 @@ class Trainer:
             for step in range(start + 1, self.total_steps + 1):
                 began = time.perf_counter()
                 batch = self.batcher.batch_at(position, self._rows)
+                learning_rate = float(self.schedule(step - 1))
                 trainable, opt_state, device_metrics = self.step_fn(
-                    trainable, frozen, opt_state, self._device_batch(batch.arrays))
+                    trainable, frozen, opt_state, self._device_batch(batch.arrays), learning_rate)
                 metrics = {name: float(value) for name, value in jax.device_get(device_metrics).items()}
                 seconds = time.perf_counter() - began
                 key, eval_key = jax.random.split(key)
                 position = self.batcher.advance(position)
                 # What TRL logs beside the loss: the rate this update used, the fractional epoch.
-                metrics["learning_rate"] = float(self.schedule(step - 1))
+                metrics["learning_rate"] = learning_rate
                 metrics["epoch"] = step / self.batcher.batches_per_epoch
                 every = self.config.eval_every
                 if self.eval_fn is not None and every and step % every == 0:

@@ -13,7 +13,7 @@ from spft_jax.models.config import ModelConfig
 from spft_jax.models.decoder import Decoder
 from spft_jax.parallel.mesh import make_mesh
 from spft_jax.parallel.rules import shard_model
-from spft_jax.train.optimizer import OptimizerConfig, make_optimizer
+from spft_jax.train.optimizer import UpdateRule
 from spft_jax.train.step import LossSpec, TrainStep, init_optimizer_state, split_trainable
 
 CONFIG = ModelConfig(architecture="qwen2", vocab_size=64, hidden_size=32, intermediate_size=64,
@@ -37,11 +37,11 @@ def train(mesh, steps=3):
     if mesh is not None:
         model = shard_model(model, mesh)
     graphdef, trainable, frozen = split_trainable(model)
-    optimizer = make_optimizer(OptimizerConfig(learning_rate=1e-2, schedule="constant"))
-    opt_state = init_optimizer_state(optimizer, trainable, mesh)
-    step = TrainStep(graphdef, LossSpec("error_driven", lam=0.5), optimizer, mesh)
+    rule = UpdateRule()
+    opt_state = init_optimizer_state(rule, trainable, mesh)
+    step = TrainStep(graphdef, LossSpec("error_driven", lam=0.5), rule, mesh)
     for _ in range(steps):
-        trainable, opt_state, metrics = step(trainable, frozen, opt_state, batch())
+        trainable, opt_state, metrics = step(trainable, frozen, opt_state, batch(), 1e-2)
     return trainable, metrics
 
 

@@ -19,7 +19,7 @@ from spft_jax.models.config import ModelConfig
 from spft_jax.models.decoder import Decoder
 from spft_jax.models.lora import add_lora
 from spft_jax.train.logprobs import completion_logprobs
-from spft_jax.train.optimizer import OptimizerConfig, make_optimizer
+from spft_jax.train.optimizer import UpdateRule
 from spft_jax.train.step import LossSpec, TrainStep, init_optimizer_state, split_trainable
 
 CONFIG = ModelConfig(architecture="llama", vocab_size=64, hidden_size=32, intermediate_size=64,
@@ -33,28 +33,28 @@ def sft_batch(micro=1, batch=8, length=12, seed=0):
             "completion_mask": jnp.broadcast_to(jnp.arange(length) >= 4, tokens.shape)}
 
 
-def setup(lr=3e-3, lora=False):
+def setup(lora=False):
     model = Decoder(CONFIG, nnx.Rngs(0))
     if lora:
         add_lora(model, rank=4, alpha=8, rngs=nnx.Rngs(1))
     graphdef, trainable, frozen = split_trainable(model, lora=lora)
-    optimizer = make_optimizer(OptimizerConfig(learning_rate=lr, schedule="constant"))
-    return graphdef, trainable, frozen, optimizer, init_optimizer_state(optimizer, trainable)
+    rule = UpdateRule()
+    return graphdef, trainable, frozen, rule, init_optimizer_state(rule, trainable)
 
 
 def test_tiny_model_overfits_eight_examples():
-    graphdef, trainable, frozen, optimizer, opt_state = setup()
-    step = TrainStep(graphdef, LossSpec("sft"), optimizer)
+    graphdef, trainable, frozen, rule, opt_state = setup()
+    step = TrainStep(graphdef, LossSpec("sft"), rule)
     batch = sft_batch()
     losses = []
     for _ in range(80):
-        trainable, opt_state, metrics = step(trainable, frozen, opt_state, batch)
+        trainable, opt_state, metrics = step(trainable, frozen, opt_state, batch, 3e-3)
         losses.append(float(metrics["loss"]))
     assert losses[0] > 3.5 and losses[-1] < 0.05, losses[::10]
 
 
 def test_self_play_widens_the_margin_on_its_pairs():
-    graphdef, trainable, frozen, optimizer, opt_state = setup(lr=1e-3)
+    graphdef, trainable, frozen, rule, opt_state = setup()
     rng = np.random.default_rng(3)
     tokens = jnp.asarray(rng.integers(0, 64, (1, 8, 2, 12)), jnp.int32)
     valid = jnp.ones_like(tokens, bool)
@@ -65,10 +65,10 @@ def test_self_play_widens_the_margin_on_its_pairs():
     batch = {"tokens": tokens, "valid": valid, "completion_mask": mask,
              "reference_logps": reference.reshape(1, 8, 2),
              "opponent_wrong": jnp.asarray([[1, 1, 0, 1, 1, 0, 1, 1]], jnp.float32)}
-    step = TrainStep(graphdef, LossSpec("error_driven", lam=0.5), optimizer)
+    step = TrainStep(graphdef, LossSpec("error_driven", lam=0.5), rule)
     margins = []
     for _ in range(15):
-        trainable, opt_state, metrics = step(trainable, frozen, opt_state, batch)
+        trainable, opt_state, metrics = step(trainable, frozen, opt_state, batch, 1e-3)
         margins.append(float(metrics["rewards/margins"]))
     assert margins[0] == pytest.approx(0.0, abs=1e-5)  # policy == reference at the start
     assert margins[-1] > 1.0 and float(metrics["rewards/accuracies"]) == 1.0, margins
@@ -78,12 +78,13 @@ def test_gradient_accumulation_equals_one_big_batch():
     results = []
     for micro, batch in ((1, 8), (4, 2)):
         graphdef, trainable, frozen, _, _ = setup()
-        # Plain SGD, so parameter differences are gradient differences (Adam's first step is
-        # lr * sign(g), which turns reduction-order noise in near-zero gradients into lr).
-        optimizer = optax.sgd(1.0)
+        # Plain SGD (the gradient as the direction), so parameter differences are gradient
+        # differences (Adam's first step is lr * sign(g), which turns reduction-order noise in
+        # near-zero gradients into lr).
+        sgd = optax.scale(1.0)
         data = {k: v.reshape(micro, batch, 12) for k, v in sft_batch().items()}
-        trainable, _, _ = TrainStep(graphdef, LossSpec("sft"), optimizer)(
-            trainable, frozen, optimizer.init(trainable), data)
+        trainable, _, _ = TrainStep(graphdef, LossSpec("sft"), sgd)(
+            trainable, frozen, sgd.init(trainable), data, 1.0)
         results.append([np.asarray(x) for x in jax.tree.leaves(trainable)])
     start = [np.asarray(x) for x in jax.tree.leaves(setup()[1])]
     assert max(np.abs(a - s).max() for a, s in zip(results[0], start)) > 0.1  # it did move
@@ -92,12 +93,12 @@ def test_gradient_accumulation_equals_one_big_batch():
 
 
 def test_lora_step_changes_only_adapters():
-    graphdef, trainable, frozen, optimizer, opt_state = setup(lora=True)
+    graphdef, trainable, frozen, rule, opt_state = setup(lora=True)
     frozen_before = [np.asarray(x) for x in jax.tree.leaves(frozen)]
     lora_before = [np.asarray(x) for x in jax.tree.leaves(trainable)]
-    step = TrainStep(graphdef, LossSpec("sft"), optimizer)
+    step = TrainStep(graphdef, LossSpec("sft"), rule)
     for _ in range(3):
-        trainable, opt_state, _ = step(trainable, frozen, opt_state, sft_batch())
+        trainable, opt_state, _ = step(trainable, frozen, opt_state, sft_batch(), 3e-3)
     for a, b in zip(jax.tree.leaves(frozen), frozen_before):
         np.testing.assert_array_equal(np.asarray(a), b)
     assert any(np.abs(np.asarray(a) - b).max() > 0 for a, b in zip(jax.tree.leaves(trainable), lora_before))
@@ -116,3 +117,16 @@ def test_sharded_steps_equal_single_device_steps():
         assert result["max_param_diff"] < 1e-2 * result["max_param_change"], (name, result)
         assert result["loss_diff"] < 1e-5, (name, result)
     assert results["fsdp4_tensor2"]["sharded_kernel"] == "P('fsdp', 'tensor')"
+
+
+def test_steps_with_the_same_rule_share_one_compiled_function():
+    # Runs that differ only in their learning rate (schedule) must not compile again.
+    graphdef, trainable, frozen, rule, opt_state = setup()
+    first = TrainStep(graphdef, LossSpec("sft"), rule)
+    trainable, opt_state, _ = first(trainable, frozen, opt_state, sft_batch(), 1e-3)
+    second = TrainStep(graphdef, LossSpec("sft"), UpdateRule())
+    second(trainable, frozen, opt_state, sft_batch(), 5e-4)
+    assert second._compiled is first._compiled
+    other = TrainStep(graphdef, LossSpec("sft"), UpdateRule(name="rmsprop"))
+    other(*setup()[1:3], init_optimizer_state(UpdateRule(name="rmsprop"), setup()[1]), sft_batch(), 1e-3)
+    assert other._compiled is not first._compiled
