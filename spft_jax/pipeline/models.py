@@ -28,6 +28,7 @@ from spft_jax.models.config import ModelConfig
 from spft_jax.models.decoder import Decoder
 from spft_jax.models.loading import load_model, model_config_and_tokenizer
 from spft_jax.models.lora import add_lora, merge_lora
+from spft_jax.parallel.distributed import create_sharded_model
 from spft_jax.parallel.rules import shard_model, state_shardings
 from spft_jax.train.step import split_trainable
 
@@ -50,7 +51,9 @@ class ModelFactory:
         if model_cfg.random_init:
             arch, self.tokenizer = model_config_and_tokenizer(model_cfg.name, **dtypes)
             arch = arch.replace(**model_cfg.overrides.to_dict())
-            model = Decoder(arch, nnx.Rngs(config.seed))
+            build = lambda: Decoder(arch, nnx.Rngs(config.seed))  # noqa: E731
+            # One compiled initialiser for every parameter (and each created on its shards).
+            model = build() if mesh is None else create_sharded_model(build, mesh)
         else:
             arch, self.tokenizer = model_config_and_tokenizer(model_cfg.name, **dtypes)
             shardings = None if mesh is None else _abstract_shardings(arch, mesh)
