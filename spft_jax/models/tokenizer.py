@@ -21,6 +21,7 @@ from tokenizers import AddedToken, Regex, decoders, models, pre_tokenizers, proc
 from tokenizers import Tokenizer as BackendTokenizer
 
 from spft_jax.errors import ConfigError
+from spft_jax.models.gguf_file import GGUFFile
 
 # Pre-tokenizers by llama.cpp's `tokenizer.ggml.pre` name. llama.cpp splits text with a list of
 # regular expressions per name (llama-vocab.cpp); these are the `tokenizers` equivalents:
@@ -64,16 +65,15 @@ def gguf_pre_tokenizer(name: str) -> pre_tokenizers.PreTokenizer:
                       f"(supported: {', '.join(GGUF_PRE_TOKENIZERS)})")
 
 
-def _field(reader: gguf.GGUFReader, key: str, default=None, required: bool = False):
-    field = reader.fields.get(key)
-    if field is None:
+def _field(reader: GGUFFile, key: str, default=None, required: bool = False):
+    if key not in reader.metadata:
         if required:
             raise ConfigError(f"GGUF metadata has no field {key!r}")
         return default
-    return field.contents()
+    return reader.metadata[key]
 
 
-def hf_tokenizer_from_gguf(reader: gguf.GGUFReader) -> transformers.PreTrainedTokenizerFast:
+def hf_tokenizer_from_gguf(reader: GGUFFile) -> transformers.PreTrainedTokenizerFast:
     """Rebuilds a byte-level BPE tokenizer from GGUF metadata as a transformers fast tokenizer."""
     kind = _field(reader, "tokenizer.ggml.model", required=True)
     if kind != "gpt2":
@@ -175,8 +175,8 @@ class Tokenizer:
         return cls(hf, extra)
 
     @classmethod
-    def from_gguf(cls, path_or_reader: str | pathlib.Path | gguf.GGUFReader) -> "Tokenizer":
-        if isinstance(path_or_reader, gguf.GGUFReader):
+    def from_gguf(cls, path_or_reader: str | pathlib.Path | GGUFFile) -> "Tokenizer":
+        if isinstance(path_or_reader, GGUFFile):
             reader = path_or_reader
         else:
             from spft_jax.models.weights import open_gguf  # weights imports the model stack

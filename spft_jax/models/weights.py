@@ -36,6 +36,7 @@ from spft_jax.errors import ConfigError, WeightsError
 from spft_jax.models import hf_names
 from spft_jax.models.config import ModelConfig
 from spft_jax.models.decoder import Decoder
+from spft_jax.models.gguf_file import GGUFFile, GGUFTensor, read_gguf
 
 SAFETENSORS_FILE = "model.safetensors"
 SAFETENSORS_INDEX = "model.safetensors.index.json"
@@ -268,32 +269,28 @@ def load_safetensors_dir(path: str | pathlib.Path, config: ModelConfig | None = 
 # GGUF files (llama.cpp).
 
 
-def open_gguf(path: str | pathlib.Path) -> gguf.GGUFReader:
-    """Opens (memory-maps) a GGUF file; a truncated or corrupt file is a WeightsError."""
+def open_gguf(path: str | pathlib.Path) -> GGUFFile:
+    """Opens (memory-maps) a GGUF file and parses its metadata (see gguf_file.py); a truncated
+    or corrupt file is a WeightsError."""
     path = pathlib.Path(path)
     if not path.is_file():
         raise WeightsError(f"GGUF file {path} does not exist")
-    try:
-        return gguf.GGUFReader(path, "r")
-    except (ValueError, IndexError, KeyError, OSError, struct.error, UnicodeDecodeError) as e:
-        raise WeightsError(f"{path} is not a readable GGUF file (truncated or corrupt): "
-                           f"{type(e).__name__}: {e}") from e
+    return read_gguf(path)
 
 
 _MISSING = object()
 
 
-def gguf_field(reader: gguf.GGUFReader, key: str, default: Any = _MISSING) -> Any:
+def gguf_field(reader: GGUFFile, key: str, default: Any = _MISSING) -> Any:
     """A metadata value; a required key that is absent is a ConfigError naming it."""
-    field = reader.fields.get(key)
-    if field is None:
+    if key not in reader.metadata:
         if default is _MISSING:
             raise ConfigError(f"GGUF metadata has no field {key!r}")
         return default
-    return field.contents()
+    return reader.metadata[key]
 
 
-def gguf_architecture(reader: gguf.GGUFReader) -> str:
+def gguf_architecture(reader: GGUFFile) -> str:
     arch = gguf_field(reader, "general.architecture")
     if arch not in GGUF_ARCHITECTURES:
         raise ConfigError(f"GGUF metadata field 'general.architecture': {arch!r} is not supported "
@@ -301,7 +298,7 @@ def gguf_architecture(reader: gguf.GGUFReader) -> str:
     return arch
 
 
-def gguf_model_config(reader: gguf.GGUFReader, **overrides) -> ModelConfig:
+def gguf_model_config(reader: GGUFFile, **overrides) -> ModelConfig:
     """A ModelConfig from a GGUF file's metadata (llama.cpp's `<arch>.*` keys)."""
     arch = gguf_architecture(reader)
     tensor_names = {t.name for t in reader.tensors}
@@ -368,30 +365,25 @@ def unpermute_gguf_rows(array: np.ndarray, heads: int) -> np.ndarray:
     return array.reshape(heads, half, 2, *array.shape[1:]).swapaxes(1, 2).reshape(array.shape)
 
 
-def _gguf_tensor_shape(tensor) -> tuple[int, ...]:
-    # GGUF lists dimensions innermost first; numpy/Hugging Face order is the reverse.
-    return tuple(int(n) for n in reversed(tensor.shape.tolist()))
-
-
-def load_gguf(path: str | pathlib.Path | gguf.GGUFReader, config: ModelConfig | None = None,
+def load_gguf(path: str | pathlib.Path | GGUFFile, config: ModelConfig | None = None,
               shardings: Any = None, *, dtype: str | None = None,
               param_dtype: str | None = None) -> Decoder:
     """Loads a llama.cpp GGUF file (any quantisation gguf can dequantize) into a Decoder.
 
-    `path` may also be a reader from `open_gguf` (parsing the metadata of a large vocabulary
-    takes seconds, so callers that also read the tokenizer open the file once).
+    `path` may also be a file already opened by `open_gguf` (callers that also read the
+    tokenizer and the config from it parse the file once).
     `config` defaults to the one the GGUF metadata describes; `dtype`/`param_dtype` override
     its compute/storage dtypes (float32 when neither config nor override says otherwise).
     Quantised tensors are dequantized to float32 one at a time, then cast to param_dtype.
     """
-    if isinstance(path, gguf.GGUFReader):
-        reader, path = path, pathlib.Path(path.data.filename)
+    if isinstance(path, GGUFFile):
+        reader, path = path, path.path
     else:
         reader = open_gguf(path)
     arch = gguf_architecture(reader)
     overrides = {k: v for k, v in (("dtype", dtype), ("param_dtype", param_dtype)) if v is not None}
     config = (gguf_model_config(reader) if config is None else config).replace(**overrides)
-    tensors = {}
+    tensors: dict[str, GGUFTensor] = {}
     for tensor in reader.tensors:
         hf_name = hf_names.hf_name_for_gguf(tensor.name)
         if hf_name is None:
@@ -399,7 +391,7 @@ def load_gguf(path: str | pathlib.Path | gguf.GGUFReader, config: ModelConfig | 
                                f"{config.architecture} decoder)")
         tensors[hf_name] = tensor
     specs = check_tensor_catalog(
-        config, {name: _gguf_tensor_shape(t) for name, t in tensors.items()}, str(path),
+        config, {name: t.shape for name, t in tensors.items()}, str(path),
         describe=lambda name: f"{name!r} (GGUF {hf_names.gguf_name_for_hf(name)!r})")
 
     def read(name: str) -> np.ndarray:
