@@ -7,6 +7,8 @@ All are pure functions of (graphdef, state, batch arrays): the model is split on
   of exactly Tp slots and keeps the last position's logits. Prompts are prefilled in blocks
   sized to their own length bucket, and only blocks holding real prompts run, so the decode
   batch's padding rows and longer bucket cost no prefill.
+- `prefill_after_prefix` does the same for prompt suffixes after a shared prefix prefilled once
+  (a Text-to-SQL prompt is mostly its database's schema, the same for every question on it).
 - `start` lays the blocks side by side in the decode batch's cache (capacity bucket +
   max_new_tokens; every prompt ends at slot bucket - 1, so the rows decode in lock-step),
   repeats each prompt's rows n times and picks every row's first token.
@@ -198,6 +200,38 @@ def prefill_block(graphdef, state, tokens, valid, *, mesh: Mesh | None) -> Prefi
                         logits=logits, next_position=positions[:, -1] + 1)
 
 
+def prefill_after_prefix(graphdef, state, prefix: PrefillBlock, tokens, valid, *,
+                         mesh: Mesh | None) -> PrefillBlock:
+    """Runs left-padded prompt suffixes [r, Ts] after a prefilled shared prefix (row 0 of
+    `prefix`, Pb slots): every row's cache starts as the prefix's, the suffix goes into the Ts
+    slots after it (its padding, between the two, is masked out) at positions that continue the
+    prefix's. The result is what `prefill_block` gives for prefix + suffix, without computing
+    the prefix once per row."""
+    model = nnx.merge(graphdef, state)
+    rows, length = tokens.shape
+    width = prefix.positions.shape[1]
+
+    def widen(x, row_axis):  # the prefix's row for every row, then empty suffix slots
+        x = jnp.take(x, jnp.zeros((rows,), jnp.int32), axis=row_axis)
+        pad = [(0, 0)] * x.ndim
+        pad[row_axis + 1] = (0, length)
+        return jnp.pad(x, pad)
+
+    cache = KVCache(k=widen(prefix.k, 1), v=widen(prefix.v, 1),
+                    positions=widen(prefix.positions, 0), valid=widen(prefix.valid, 0))
+    shardings = block_shardings(mesh, model.config.num_kv_heads)
+    if shardings is not None:
+        cache = KVCache(k=_constrain(cache.k, shardings.k), v=_constrain(cache.v, shardings.v),
+                        positions=_constrain(cache.positions, shardings.positions),
+                        valid=_constrain(cache.valid, shardings.valid))
+    positions = prefix.next_position[0] + jnp.maximum(jnp.cumsum(valid, axis=1) - 1, 0)
+    positions = positions.astype(jnp.int32)
+    hidden, cache = model.hidden_states(tokens, positions, valid, cache, width)
+    logits = model.logits_from_hidden(hidden[:, -1:, :])[:, 0, :]
+    return PrefillBlock(k=cache.k, v=cache.v, positions=cache.positions, valid=cache.valid,
+                        logits=logits, next_position=positions[:, -1] + 1)
+
+
 def start(blocks: tuple[PrefillBlock, ...], row_keys, temperature, top_p, *, spec: DecodeSpec,
           prompt_rows: int, bucket: int) -> DecodeState:
     """The decode state of `prompt_rows` * n rows from the prefilled blocks (in order; rows past
@@ -293,6 +327,10 @@ class CompiledSampling:
         self._prefill = jax.jit(
             lambda state, tokens, valid: prefill_block(graphdef, state, tokens, valid, mesh=mesh),
             out_shardings=block_shardings(mesh, num_kv_heads))
+        self._prefill_after = jax.jit(
+            lambda state, prefix, tokens, valid: prefill_after_prefix(
+                graphdef, state, prefix, tokens, valid, mesh=mesh),
+            out_shardings=block_shardings(mesh, num_kv_heads))
         self._start = jax.jit(
             lambda blocks, row_keys, temperature, top_p, spec, prompt_rows, bucket: start(
                 blocks, row_keys, temperature, top_p, spec=spec, prompt_rows=prompt_rows,
@@ -307,6 +345,10 @@ class CompiledSampling:
     def prefill(self, state, tokens, valid) -> PrefillBlock:
         with _mesh_context(self.mesh):
             return self._prefill(state, tokens, valid)
+
+    def prefill_after(self, state, prefix: PrefillBlock, tokens, valid) -> PrefillBlock:
+        with _mesh_context(self.mesh):
+            return self._prefill_after(state, prefix, tokens, valid)
 
     def start(self, blocks, row_keys, temperature, top_p, spec: DecodeSpec, prompt_rows: int,
               bucket: int) -> DecodeState:

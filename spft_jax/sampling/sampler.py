@@ -27,6 +27,7 @@ from jax.sharding import Mesh
 
 from spft_jax.errors import ConfigError
 from spft_jax.models.decoder import Decoder
+from spft_jax.parallel.distributed import put_global, to_host
 from spft_jax.sampling import batching
 from spft_jax.sampling.decode import (
     CompiledSampling, DecodeSpec, auto_mesh, batch_multiple, batch_sharding, on_mesh, replicated,
@@ -155,13 +156,20 @@ class Sampler:
         self.state = on_mesh(state, self.mesh)
 
     def generate(self, prompts: Sequence[Sequence[int]],
-                 params: SamplingParams = SamplingParams()) -> list[list[Completion]]:
-        """completions[i][j]: prompt i, sample j."""
-        return self.generate_arrays(prompts, params).completions()
+                 params: SamplingParams = SamplingParams(),
+                 prefix: Sequence[int] | None = None) -> list[list[Completion]]:
+        """completions[i][j]: prompt i, sample j. With `prefix`, prompt i is prefix + prompts[i]
+        and the prefix is prefilled once for all of them (the results are the same)."""
+        return self.generate_arrays(prompts, params, prefix).completions()
 
     def generate_arrays(self, prompts: Sequence[Sequence[int]],
-                        params: SamplingParams = SamplingParams()) -> GeneratedArrays:
+                        params: SamplingParams = SamplingParams(),
+                        prefix: Sequence[int] | None = None) -> GeneratedArrays:
         prompts = check_prompts(prompts, self.config.vocab_size)
+        shared = None
+        if prefix is not None and len(prefix):
+            (prefix_ids,) = check_prompts([prefix], self.config.vocab_size)
+            shared = self._prefill_prefix(prefix_ids)
         if params.stop and self.tokenizer is None:
             raise ConfigError("sampling field 'stop': stop strings need a sampler with a tokenizer")
         n, steps = params.n, params.max_new_tokens
@@ -178,32 +186,46 @@ class Sampler:
         groups = batching.group_prompts(prompts, max_prompts, self.prompt_buckets,
                                         self.batch_multiple, self.pad_token_id, self.prefill_tokens)
         for group in groups:
-            self._run_group(group, spec, params, result)
+            self._run_group(group, spec, params, result, shared)
         return result
 
+    def _prefill_prefix(self, prefix: list[int]):
+        """The prefix prefilled once (left-padded to its bucket, as many rows as the batch axes
+        need, all the same)."""
+        width = batching.bucket_for(len(prefix), self.prompt_buckets)
+        tokens, valid = batching.left_pad([prefix] * self.batch_multiple, self.batch_multiple,
+                                          width, self.pad_token_id)
+        put = _placer(self.mesh)
+        return self._compiled.prefill(self.state, put(tokens, batch_sharding(self.mesh, 2)),
+                                      put(valid, batch_sharding(self.mesh, 2)))
+
     def _run_group(self, group: batching.PromptGroup, spec: DecodeSpec, params: SamplingParams,
-                   result: GeneratedArrays) -> None:
+                   result: GeneratedArrays, prefix=None) -> None:
         mesh, n, steps = self.mesh, spec.n, spec.max_new_tokens
         put = _placer(mesh)
         temperature = put(np.float32(params.temperature or 1.0), replicated(mesh))
         top_p = put(np.float32(params.top_p), replicated(mesh))
-        blocks = [self._compiled.prefill(self.state, put(block.tokens, batch_sharding(mesh, 2)),
-                                         put(block.valid, batch_sharding(mesh, 2)))
-                  for block in group.blocks]
+        blocks = []
+        for block in group.blocks:
+            tokens = put(block.tokens, batch_sharding(mesh, 2))
+            valid = put(block.valid, batch_sharding(mesh, 2))
+            blocks.append(self._compiled.prefill(self.state, tokens, valid) if prefix is None
+                          else self._compiled.prefill_after(self.state, prefix, tokens, valid))
+        bucket = group.bucket + (0 if prefix is None else prefix.positions.shape[1])
         # Row r of the decode batch is prompt row r // n, sample r % n; it is written to output
         # row prompt_index * n + sample, and draws with a key made from that output row.
         outputs = np.array([p * n + j if p >= 0 else -1
                             for p in group.row_prompts for j in range(n)], np.int64)
         row_keys = _row_keys(params.seed, outputs)
         carry = self._compiled.start(blocks, put(row_keys, batch_sharding(mesh, 2)), temperature,
-                                     top_p, spec, group.rows, group.bucket)
+                                     top_p, spec, group.rows, bucket)
         del blocks  # their arrays now live on in the decode cache only
         real = np.flatnonzero(outputs >= 0)
         matches: dict[int, StopMatch] = {}
         checked = np.zeros(len(outputs), np.int64)
         while True:
-            step = int(carry.step)
-            done = np.array(carry.done)  # a writable copy: stop matches mark rows done
+            step = int(to_host(carry.step))
+            done = np.array(to_host(carry.done))  # a writable copy: stop matches mark rows done
             if params.stop and self._check_stops(carry, params, real, checked, matches, done):
                 carry = dataclasses.replace(carry, done=put(done, batch_sharding(mesh, 1)))
             if step >= steps or done.all():
@@ -211,8 +233,8 @@ class Sampler:
             end = min(step + params.stop_check_interval, steps) if params.stop else steps
             carry = self._compiled.decode(self.state, carry, put(np.int32(end), replicated(mesh)),
                                           temperature, top_p, spec)
-        tokens, logprobs = np.asarray(carry.tokens), np.asarray(carry.logprobs)
-        lengths = np.asarray(carry.lengths)
+        tokens, logprobs = to_host(carry.tokens), to_host(carry.logprobs)
+        lengths = to_host(carry.lengths)
         for row in real:
             out = int(outputs[row])
             length = int(lengths[row])
@@ -235,7 +257,7 @@ class Sampler:
                      matches: dict[int, StopMatch], done: np.ndarray) -> bool:
         """Looks for stop strings in the new tokens of `rows`; marks matched rows done in `done`.
         Returns whether any row newly matched."""
-        tokens, lengths = np.asarray(carry.tokens), np.asarray(carry.lengths)
+        tokens, lengths = to_host(carry.tokens), to_host(carry.lengths)
         eos = set(self.eos_token_ids) if not params.ignore_eos else set()
         found = False
         for row in rows:
@@ -271,7 +293,7 @@ def _placer(mesh: Mesh | None) -> Callable:
     def put(value, sharding):
         if mesh is None:
             return jnp.asarray(value)
-        return jax.device_put(value, sharding)
+        return put_global(value, sharding)  # every process holds the same prompts
     return put
 
 

@@ -29,9 +29,11 @@ RUNS = {
 
 
 def generate(sampler):
-    return {name: [[(c.token_ids, c.text, c.finish_reason) for c in samples]
-                   for samples in sampler.generate(PROMPTS, params)]
-            for name, params in RUNS.items()}
+    runs = {name: sampler.generate(PROMPTS, params) for name, params in RUNS.items()}
+    # A shared prefix prefilled once (padded to the batch axes' rows) and broadcast to every row.
+    runs["prefixed"] = sampler.generate(PROMPTS[1:], RUNS["sampled"], prefix=PROMPTS[2])
+    return {name: [[(c.token_ids, c.text, c.finish_reason) for c in samples] for samples in out]
+            for name, out in runs.items()}
 
 
 def carry_specs(sampler, mesh):

@@ -224,3 +224,20 @@ def test_new_weights_are_used_without_a_new_sampler(sampler, greedy):
         assert [c[0].token_ids for c in sampler.generate(PROMPTS, params)] == expected
     finally:
         sampler.state = original
+
+
+def test_a_shared_prefix_prefilled_once_gives_the_same_completions(model, sampler, greedy):
+    # PROMPTS[2] (20 tokens) as the shared prefix of suffixes of different lengths: the same
+    # greedy tokens and log-probs as the whole prompts prefilled row by row.
+    prefix = PROMPTS[2]
+    suffixes = [p for i, p in enumerate(PROMPTS) if i != 2]
+    whole = sampler.generate([prefix + s for s in suffixes], SamplingParams(max_new_tokens=STEPS))
+    shared = sampler.generate(suffixes, SamplingParams(max_new_tokens=STEPS), prefix=prefix)
+    for a, b in zip(whole, shared):
+        assert a[0].token_ids == b[0].token_ids
+        np.testing.assert_allclose(a[0].logprobs, b[0].logprobs, atol=1e-5)
+    # Sampling too: the same keys draw the same tokens.
+    params = SamplingParams(max_new_tokens=STEPS, temperature=0.9, n=2, seed=5)
+    drawn = sampler.generate([prefix + s for s in suffixes], params)
+    drawn_shared = sampler.generate(suffixes, params, prefix=prefix)
+    assert [[c.token_ids for c in s] for s in drawn] == [[c.token_ids for c in s] for s in drawn_shared]
