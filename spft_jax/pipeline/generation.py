@@ -1,15 +1,16 @@
 """Generating text with any model of the pipeline: SQL for questions, questions for SQL.
 
 One `Sampler` serves every model (they share a graph, so its compiled functions are reused; only
-the weights change). Prompts are sorted by length and generated in chunks, which keeps similar
-lengths together (less padding) and gives a progress bar over long sets such as Spider dev.
+the weights change). Prompts about the same database share their schema, the bulk of every
+prompt: each database's prompts go in chunks whose common prefix is prefilled once (on the demo,
+about a fifth of the prompt tokens are then computed). Chunks also give a progress bar over long
+sets such as Spider dev.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 
-import numpy as np
 from flax import nnx
 from ml_collections import ConfigDict
 from tqdm.auto import tqdm
@@ -20,6 +21,22 @@ from spft_jax.pipeline.models import ModelFactory
 from spft_jax.pipeline.workdir import is_writer
 from spft_jax.sampling import Completion, Sampler, SamplingParams
 from spft_jax.sql.dataset import Dataset, Example
+
+
+# Shorter common prefixes are not worth a prefill call of their own.
+MIN_SHARED_PREFIX = 32
+
+
+def common_prefix(sequences: Sequence[Sequence[int]]) -> list[int]:
+    """The longest common prefix, less one token, so every sequence keeps a suffix."""
+    first = list(sequences[0])
+    length = min(len(s) for s in sequences) - 1
+    for other in sequences[1:]:
+        at = 0
+        while at < length and other[at] == first[at]:
+            at += 1
+        length = at
+    return first[:max(length, 0)]
 
 
 class Generator:
@@ -36,26 +53,51 @@ class Generator:
                                 prefill_tokens=sampling.prefill_tokens)
 
     def generate(self, trainable: nnx.State | None, prompts: Sequence[Sequence[int]],
-                 params: SamplingParams, description: str = "generating") -> list[list[Completion]]:
-        """completions[i][j]: prompt i, sample j, under the model `trainable` (None: the base)."""
+                 params: SamplingParams, description: str = "generating",
+                 families: Sequence[Hashable] | None = None) -> list[list[Completion]]:
+        """completions[i][j]: prompt i, sample j, under the model `trainable` (None: the base).
+
+        `families`: one key per prompt (the database); prompts of a family share their common
+        token prefix (the schema), which is then prefilled once per chunk instead of per prompt.
+        """
         self._sampler.set_weights(self.factory.view(trainable))
-        order = np.argsort([len(p) for p in prompts], kind="stable")
         per_chunk = max(1, self.chunk_rows // params.n)
         results: list[list[Completion] | None] = [None] * len(prompts)
         bar = tqdm(total=len(prompts), desc=description, unit="prompt", disable=not self.progress,
                    dynamic_ncols=True)
         try:
-            for start in range(0, len(order), per_chunk):
-                chunk = order[start:start + per_chunk]
-                # Each chunk gets its own seed so no two chunks draw the same random streams.
-                chunk_params = params.replace(seed=(params.seed * 1_000_003 + start) % 2**31)
-                for index, completions in zip(chunk, self._sampler.generate(
-                        [prompts[i] for i in chunk], chunk_params)):
+            for number, (indices, prefix) in enumerate(self._chunks(prompts, families, per_chunk)):
+                # Each chunk its own seed, so no two chunks draw the same random streams.
+                chunk_params = params.replace(seed=(params.seed * 1_000_003 + number) % 2**31)
+                suffixes = [prompts[i][len(prefix):] for i in indices]
+                for index, completions in zip(indices, self._sampler.generate(
+                        suffixes, chunk_params, prefix=prefix or None)):
                     results[index] = completions
-                bar.update(len(chunk))
+                bar.update(len(indices))
         finally:
             bar.close()
         return results  # type: ignore[return-value]
+
+    @staticmethod
+    def _chunks(prompts, families, per_chunk: int):
+        """(prompt indices, shared prefix) per sampler call: each family in chunks with its
+        common prefix; the prompts whose family shares too little go together, by length."""
+        groups: dict[Hashable, list[int]] = {}
+        loose: list[int] = []
+        for i, key in enumerate(families if families is not None else [None] * len(prompts)):
+            (loose if key is None else groups.setdefault(key, [])).append(i)
+        chunks = []
+        for indices in groups.values():
+            prefix = common_prefix([prompts[i] for i in indices])
+            if len(indices) < 2 or len(prefix) < MIN_SHARED_PREFIX:
+                loose += indices
+                continue
+            for start in range(0, len(indices), per_chunk):
+                chunks.append((indices[start:start + per_chunk], prefix))
+        loose.sort(key=lambda i: len(prompts[i]))
+        for start in range(0, len(loose), per_chunk):
+            chunks.append((loose[start:start + per_chunk], []))
+        return chunks
 
     # -- the two tasks ----------------------------------------------------------------------
     def sql_params(self, n: int = 1, temperature: float = 0.0, top_p: float = 1.0,
@@ -69,7 +111,8 @@ class Generator:
         """SQL (one line each, see sql_text.extract_sql) per example and sample."""
         prompts = [self.prompts.text_to_sql(dataset, e.db_id, e.question,
                                             example_evidence(e, evidence_field)) for e in examples]
-        completions = self.generate(trainable, prompts, params, description)
+        completions = self.generate(trainable, prompts, params, description,
+                                    families=[e.db_id for e in examples])
         return [[extract_sql(c.text) for c in samples] for samples in completions]
 
     def sql_to_text(self, trainable: nnx.State | None, dataset: Dataset,
@@ -78,5 +121,6 @@ class Generator:
         """A question per (db_id, sql), greedy."""
         prompts = [self.prompts.sql_to_text(dataset, db_id, sql) for db_id, sql in queries]
         params = SamplingParams(max_new_tokens=max_new_tokens)
-        completions = self.generate(trainable, prompts, params, description)
+        completions = self.generate(trainable, prompts, params, description,
+                                    families=[db_id for db_id, _ in queries])
         return [extract_question(samples[0].text) for samples in completions]
