@@ -77,16 +77,19 @@ def _setup_logging() -> None:
 
 
 def _check_config_history(workdir, config) -> None:
-    """Writes config.json; warns (naming fields) when a rerun uses a different config."""
-    from spft_jax.pipeline.workdir import read_json, write_json
+    """Writes config.json; warns (naming sections) when a rerun uses a different config. How the
+    processes of a run find each other (`distributed`) is not part of what the run computes."""
+    from spft_jax.pipeline.workdir import exists, is_writer, read_json, write_json
 
     current = json.loads(config.to_json_best_effort())
     path = workdir.path("config.json")
-    if path.is_file():
+    if exists(path):
         previous = read_json(path)
-        changed = sorted(k for k in set(previous) | set(current) if previous.get(k) != current.get(k))
+        changed = sorted(k for k in set(previous) | set(current)
+                         if k != "distributed" and previous.get(k) != current.get(k))
         if changed:
-            log.warning("the config differs from the one this workdir was started with (sections: "
+            if is_writer():
+                log.warning("the config differs from the one this workdir was started with (sections: "
                         "%s); finished stages are kept as they are", ", ".join(changed))
             write_json(workdir.path(f"config.{len(list(workdir.root.glob('config.*.json'))) + 1}.json"),
                        current)

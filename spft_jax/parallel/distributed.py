@@ -95,6 +95,33 @@ def create_sharded_model(build: Callable[[], nnx.Module], mesh: Mesh) -> nnx.Mod
     return nnx.merge(graphdef, state)
 
 
+def put_global(value, sharding: jax.sharding.Sharding | None) -> jax.Array:
+    """A host value that every process holds in full, placed with `sharding` (each process
+    contributes its own devices' pieces, so this works when the sharding spans processes)."""
+    value = np.asarray(value)
+    if sharding is None:
+        return jax.device_put(value)
+    return jax.make_array_from_callback(value.shape, sharding, lambda index: value[index])
+
+
+def to_host(x) -> np.ndarray:
+    """The whole of `x` on this host: gathered from the other processes when they hold parts of
+    it (every process must call this together), read directly otherwise."""
+    if isinstance(x, jax.Array) and not x.is_fully_addressable and not x.is_fully_replicated:
+        from jax.experimental import multihost_utils
+
+        return np.asarray(multihost_utils.process_allgather(x, tiled=True))
+    return np.asarray(x)
+
+
+def barrier(name: str) -> None:
+    """Waits until every process reaches the barrier `name` (nothing to wait for on one)."""
+    if jax.process_count() > 1:
+        from jax.experimental import multihost_utils
+
+        multihost_utils.sync_global_devices(name)
+
+
 def gather_to_host(tree):
     """Every array of `tree` as a full numpy array on every process (a test and export helper;
     it moves whole arrays, so not for large models on many hosts)."""

@@ -19,7 +19,7 @@ from flax import nnx
 
 from spft_jax.errors import DataError
 from spft_jax.pipeline.models import ModelFactory
-from spft_jax.pipeline.workdir import Workdir, read_json, write_json
+from spft_jax.pipeline.workdir import Workdir, exists, read_json, write_json
 
 METADATA = "metadata.json"
 
@@ -65,7 +65,7 @@ class ModelBase:
 
     def get(self, name: str) -> ModelEntry | None:
         path = self.workdir.model_dir(name) / METADATA
-        return ModelEntry.from_json(read_json(path)) if path.is_file() else None
+        return ModelEntry.from_json(read_json(path)) if exists(path) else None
 
     def add(self, name: str, kind: str, trainable: nnx.State, validation_ex: float,
             info: dict[str, Any]) -> ModelEntry:

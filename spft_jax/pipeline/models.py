@@ -28,7 +28,7 @@ from spft_jax.models.config import ModelConfig
 from spft_jax.models.decoder import Decoder
 from spft_jax.models.loading import load_model, model_config_and_tokenizer
 from spft_jax.models.lora import add_lora, merge_lora
-from spft_jax.parallel.distributed import create_sharded_model
+from spft_jax.parallel.distributed import barrier, create_sharded_model
 from spft_jax.parallel.rules import shard_model, state_shardings
 from spft_jax.train.step import split_trainable
 
@@ -100,13 +100,14 @@ class ModelFactory:
     def save(self, trainable: nnx.State, directory: str | pathlib.Path) -> None:
         """Writes the trainable state under `directory/weights` (complete once this returns)."""
         path = pathlib.Path(directory).absolute() / WEIGHTS_DIR
-        if path.exists():  # a save cut short before its metadata was written: redo it
+        if path.exists() and jax.process_index() == 0:  # a save cut short before its metadata
             import shutil
 
-            if jax.process_index() == 0:
-                shutil.rmtree(path)
-        self._checkpointer.save(path, {"trainable": trainable})
+            shutil.rmtree(path)
+        barrier("spft_jax weights save")
+        self._checkpointer.save(path, {"trainable": trainable})  # every process writes its shards
         self._checkpointer.wait_until_finished()
+        barrier("spft_jax weights saved")
 
     def load(self, directory: str | pathlib.Path) -> nnx.State:
         """The trainable state saved in `directory`, placed like the current one."""

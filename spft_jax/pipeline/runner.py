@@ -22,7 +22,7 @@ from spft_jax.pipeline.report import write_report
 from spft_jax.pipeline.selfplay import run_selfplay
 from spft_jax.pipeline.sft_stage import evaluate_on_eval_set, run_base_eval, run_sft
 from spft_jax.pipeline.stage1 import run_stage1
-from spft_jax.pipeline.workdir import write_json
+from spft_jax.pipeline.workdir import is_writer, write_json
 from spft_jax.sql.evaluation import write_predictions
 
 log = logging.getLogger(__name__)
@@ -58,7 +58,8 @@ def run_mode(context, mode: str, model_name: str | None = None, output: str | No
     if mode == "pipeline":
         results = {stage: run_stage(context, stage) for stage in stages}
         report = write_report(context.workdir, context.config.name)
-        print(pathlib.Path(context.workdir.path("report.md")).read_text())
+        if is_writer():
+            print(pathlib.Path(context.workdir.path("report.md")).read_text())
         return {"stages": results, "report": report}
     if mode in STAGE_RUNNERS:
         results = run_stage(context, mode)
@@ -67,8 +68,9 @@ def run_mode(context, mode: str, model_name: str | None = None, output: str | No
     label, trainable = _model(context, model_name)
     if mode == "evaluate":
         result = evaluate_on_eval_set(context, label, trainable)
-        print(f"{label}: EX {result['greedy']['execution_accuracy']} on {context.data.eval.name} "
-              f"(report: {context.workdir.eval_path(label)})")
+        if is_writer():
+            print(f"{label}: EX {result['greedy']['execution_accuracy']} on {context.data.eval.name} "
+                  f"(report: {context.workdir.eval_path(label)})")
         return result
     if not output:
         raise ConfigError(f"--output: needed for --mode={mode}")
@@ -77,8 +79,9 @@ def run_mode(context, mode: str, model_name: str | None = None, output: str | No
         sql = [s[0] for s in generator.text_to_sql(trainable, context.data.eval, context.data.eval.examples,
                                                    generator.sql_params(), context.data.evidence_field,
                                                    description=f"{label}: predictions")]
-        write_predictions(output, sql)
-        print(f"{len(sql)} predictions of {label} written to {output}")
+        if is_writer():
+            write_predictions(output, sql)
+            print(f"{len(sql)} predictions of {label} written to {output}")
         return {"predictions": output}
     if mode == "export":
         from spft_jax.models.export import export_hf
@@ -86,6 +89,7 @@ def run_mode(context, mode: str, model_name: str | None = None, output: str | No
         directory = export_hf(context.factory.merged(trainable), context.factory.model_config,
                               context.factory.tokenizer, output)
         write_json(pathlib.Path(directory) / "spft_export.json", {"model": label})
-        print(f"{label} exported to {directory}")
+        if is_writer():
+            print(f"{label} exported to {directory}")
         return {"export": str(directory)}
     raise ConfigError(f"--mode: {mode!r} is not a mode")

@@ -26,7 +26,7 @@ from tqdm.auto import tqdm
 from spft_jax.data.prompts import example_evidence
 from spft_jax.pipeline.finetune import batch_config, finetune
 from spft_jax.pipeline.sft_stage import evaluate_on_eval_set, register
-from spft_jax.pipeline.workdir import is_writer, read_json, read_jsonl, write_json, write_jsonl
+from spft_jax.pipeline.workdir import exists, is_writer, read_json, read_jsonl, write_json, write_jsonl
 from spft_jax.sql.compare import execution_match
 from spft_jax.train.batches import PairExample
 from spft_jax.train.reference import PairText, pair_reference_logps
@@ -80,7 +80,7 @@ class SelfPlay:
     def pairs(self, t: int, main, opponent) -> list[dict]:
         context = self.context
         path = context.workdir.selfplay_dir(t) / "pairs.jsonl"
-        if path.is_file():
+        if exists(path):
             return read_jsonl(path)
         answers = self.opponent_answers(t, opponent)
         if self.stage.loss == "dpo":
@@ -114,11 +114,11 @@ class SelfPlay:
     def run_iteration(self, t: int) -> dict:
         context, base = self.context, self.context.model_base
         stats_path = context.workdir.selfplay_dir(t) / "stats.json"
-        if stats_path.is_file():
+        if exists(stats_path):
             return read_json(stats_path)
         name = f"selfplay_iter_{t}"
         chosen = context.workdir.selfplay_dir(t) / "players.json"
-        if chosen.is_file():  # a resumed iteration keeps the players it started with
+        if exists(chosen):  # a resumed iteration keeps the players it started with
             players = read_json(chosen)
         else:
             players = {"main": base.best().name, "opponent": base.worst().name,

@@ -27,7 +27,7 @@ import random
 from spft_jax.errors import DataError
 from spft_jax.pipeline.finetune import finetune, sft_examples
 from spft_jax.pipeline.sft_stage import evaluate_on_eval_set, register
-from spft_jax.pipeline.workdir import read_json, read_jsonl, write_json, write_jsonl
+from spft_jax.pipeline.workdir import exists, read_json, read_jsonl, write_json, write_jsonl
 from spft_jax.sql.compare import execution_match
 from spft_jax.sql.database_content import target_databases
 from spft_jax.sql.dataset import Example
@@ -80,7 +80,7 @@ class Stage1:
         records = []
         for k in range(1, up_to_round + 1):
             path = self.context.workdir.synth_dir(k) / "verified.jsonl"
-            if path.is_file():
+            if exists(path):
                 records += read_jsonl(path)
         return records
 
@@ -94,7 +94,7 @@ class Stage1:
         context = self.context
         directory = context.workdir.path(SQL2TEXT_DIR, f"round_{k}")
         marker = directory / "metadata.json"
-        if marker.is_file():
+        if exists(marker):
             return context.factory.load(directory)
         if k == 1:
             init = None
@@ -117,7 +117,7 @@ class Stage1:
     def candidates(self, k: int, sql2text) -> list[dict]:
         context = self.context
         path = context.workdir.synth_dir(k) / "candidates.jsonl"
-        if path.is_file():
+        if exists(path):
             return read_jsonl(path)
         bank = self.templates()
         databases, missing = target_databases(self.train.schemas, self.train.db_dir,
@@ -148,7 +148,7 @@ class Stage1:
     def verify(self, k: int, candidates: list[dict], text_to_sql) -> tuple[list[dict], list[dict]]:
         context = self.context
         directory = context.workdir.synth_dir(k)
-        if (directory / "verified.jsonl").is_file() and (directory / "failed.jsonl").is_file():
+        if exists(directory / "verified.jsonl") and exists(directory / "failed.jsonl"):
             return read_jsonl(directory / "verified.jsonl"), read_jsonl(directory / "failed.jsonl")
         asked = [c for c in candidates if c["question"]]
         examples = [Example(i, c["db_id"], c["question"], c["sql"]) for i, c in enumerate(asked)]
@@ -196,7 +196,7 @@ class Stage1:
     def run_round(self, k: int) -> dict:
         context = self.context
         stats_path = context.workdir.synth_dir(k) / "stats.json"
-        if stats_path.is_file():
+        if exists(stats_path):
             return read_json(stats_path)
         latest = context.model_base.entries()
         current = context.model_base.load(latest[-1].name) if latest else None

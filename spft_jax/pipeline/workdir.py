@@ -37,14 +37,43 @@ def is_writer() -> bool:
     return jax.process_index() == 0
 
 
+def written_by_all() -> None:
+    """After a write by process 0: every process waits for it, so that all of them see the same
+    files at the same point of the program (they take the same resume decisions)."""
+    import sys
+
+    if "jax" in sys.modules:
+        from spft_jax.parallel.distributed import barrier
+
+        barrier("spft_jax workdir write")
+
+
+def exists(path: str | pathlib.Path) -> bool:
+    """Whether `path` exists, as process 0 sees it, on every process. Resume decisions ("this
+    file is there, skip the work") must be the same on all of them, and without this one process
+    could look after process 0 has already written the file, and skip what the others run."""
+    import sys
+
+    found = pathlib.Path(path).exists()
+    if "jax" in sys.modules:
+        import jax
+
+        if jax.process_count() > 1:
+            import numpy as np
+            from jax.experimental import multihost_utils
+
+            found = bool(multihost_utils.broadcast_one_to_all(np.int32(found)))
+    return found
+
+
 def write_text_atomic(path: str | pathlib.Path, text: str) -> None:
-    if not is_writer():
-        return
-    path = pathlib.Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    temporary.write_text(text, encoding="utf-8")
-    os.replace(temporary, path)
+    if is_writer():
+        path = pathlib.Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_name(f".{path.name}.tmp{os.getpid()}")
+        temporary.write_text(text, encoding="utf-8")
+        os.replace(temporary, path)
+    written_by_all()
 
 
 def write_json(path: str | pathlib.Path, value: Any) -> None:
@@ -105,6 +134,7 @@ class Workdir:
             raise ConfigError(f"--workdir: {self.root} exists and is not a folder")
         if is_writer():
             self.root.mkdir(parents=True, exist_ok=True)
+        written_by_all()
 
     def path(self, *parts: str) -> pathlib.Path:
         return self.root.joinpath(*parts)
@@ -131,7 +161,7 @@ class Workdir:
     def finished(self, stage: str) -> dict | None:
         """The results a finished stage recorded, or None when it has not finished."""
         marker = self._marker(stage)
-        return read_json(marker) if marker.is_file() else None
+        return read_json(marker) if exists(marker) else None
 
     def mark_finished(self, stage: str, results: Mapping[str, Any]) -> None:
         write_json(self._marker(stage), dict(results))

@@ -18,6 +18,7 @@ import numpy as np
 from flax import nnx
 from jax.sharding import Mesh
 
+from spft_jax.parallel.distributed import put_global, to_host
 from spft_jax.parallel.rules import batch_sharding
 from spft_jax.train.batches import BatchConfig, Batcher, PairExample
 from spft_jax.train.logprobs import completion_logprobs
@@ -67,8 +68,8 @@ def pair_reference_logps(model: nnx.Module, pairs: Sequence[PairText], config: B
         arrays = batcher.arrays_for(indices)
         batch = {k: arrays[k][0] for k in ("tokens", "valid", "completion_mask")}
         if mesh is not None:
-            batch = {k: jax.device_put(v, batch_sharding(mesh, v.ndim)) for k, v in batch.items()}
-        out[start:start + real] = np.asarray(run(state, batch))[:real]
+            batch = {k: put_global(v, batch_sharding(mesh, v.ndim)) for k, v in batch.items()}
+        out[start:start + real] = to_host(run(state, batch))[:real]
         if on_batch is not None:
             on_batch(real)
     return out
