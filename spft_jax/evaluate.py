@@ -19,7 +19,7 @@ import sys
 
 from tqdm import tqdm
 
-from spft_jax.errors import SpftError
+from spft_jax.cli import run_command
 from spft_jax.sql.dataset import load_dataset
 from spft_jax.sql.evaluation import evaluate_predictions, read_predictions
 from spft_jax.sql.executor import SqlExecutor
@@ -76,13 +76,7 @@ def run(args: argparse.Namespace) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s")
-    try:
-        run(args)
-    except SpftError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    return 0
+    return run_command(lambda: run(args), logging.INFO)
 
 
 if __name__ == "__main__":

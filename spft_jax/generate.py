@@ -16,7 +16,8 @@ import argparse
 import logging
 import sys
 
-from spft_jax.errors import ConfigError, SpftError
+from spft_jax.cli import run_command
+from spft_jax.errors import ConfigError
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -76,13 +77,7 @@ def run(args: argparse.Namespace) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
-    try:
-        run(args)
-    except SpftError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    return 0
+    return run_command(lambda: run(args), logging.WARNING)
 
 
 if __name__ == "__main__":

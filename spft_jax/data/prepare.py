@@ -27,7 +27,7 @@ from absl import logging as absl_logging
 
 from spft_jax.data.catalog import DATASETS, DatasetSpec, dataset_root, get_spec, split_files
 from spft_jax.data.tfds_builders import make_builder
-from spft_jax.errors import SpftError
+from spft_jax.cli import run_command
 
 
 @dataclasses.dataclass(frozen=True)
@@ -112,13 +112,7 @@ def run(args: argparse.Namespace) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
-    try:
-        run(args)
-    except SpftError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    return 0
+    return run_command(lambda: run(args), logging.WARNING)
 
 
 if __name__ == "__main__":

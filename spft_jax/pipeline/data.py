@@ -93,10 +93,14 @@ def load_pipeline_data(config: ConfigDict) -> PipelineData:
     if config.data.max_eval_examples:
         evaluation, _ = _sample(evaluation, config.data.max_eval_examples, config.seed + 2)
     base = source.dataset
+    # Spider calls its validation split "dev"; "validation" here means the held-out questions.
+    label = {"validation": "dev"}
+    train_name = f"{base}/{label.get(config.data.train_split, config.data.train_split)}"
     return PipelineData(
-        train=subset(whole_train, rest, f"{base}/{config.data.train_split}"),
-        validation=subset(whole_train, validation, f"{base}/{config.data.train_split} (held out)"),
-        eval=subset(whole_eval, evaluation, f"{base}/{config.data.eval_split}"),
+        train=subset(whole_train, rest, train_name),
+        validation=subset(whole_train, validation, f"{train_name} (held out)"),
+        eval=subset(whole_eval, evaluation,
+                    f"{base}/{label.get(config.data.eval_split, config.data.eval_split)}"),
         evidence_field=evidence_field,
         dropped_missing_database=dropped,
     )

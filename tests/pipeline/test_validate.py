@@ -9,7 +9,6 @@ from spft_jax.errors import ConfigError
 from spft_jax.pipeline.defaults import base_config
 from spft_jax.pipeline.validate import SCHEDULED_MODES, check_mode, validate
 from tests.conftest import REPO_ROOT, SPIDER_DIR
-from tests.sampling.conftest import packaged_smollm2  # noqa: F401 (a fixture)
 
 CONFIGS = REPO_ROOT / "configs"
 # Configs whose dataset lives outside the package: (name, a folder that stands in for manual_dir).
@@ -27,7 +26,7 @@ def load_config(name: str):
 
 
 @pytest.fixture
-def config(packaged_smollm2):  # noqa: F811 (the default model is the packaged one)
+def config(packaged_smollm2):
     return base_config()
 
 
@@ -38,7 +37,7 @@ def test_the_defaults_pass(config):
 
 
 @pytest.mark.parametrize("name", sorted({p.stem for p in CONFIGS.glob("*.py")} | set(EXTERNAL_DATA)))
-def test_every_config_in_configs_passes(name, packaged_smollm2, tmp_path):  # noqa: F811
+def test_every_config_in_configs_passes(name, packaged_smollm2, tmp_path):
     config = load_config(name)
     if name in EXTERNAL_DATA:
         folder = EXTERNAL_DATA[name]
@@ -48,7 +47,7 @@ def test_every_config_in_configs_passes(name, packaged_smollm2, tmp_path):  # no
 
 
 @pytest.mark.parametrize("name", sorted(EXTERNAL_DATA))
-def test_configs_of_external_datasets_ask_for_their_folder(name, packaged_smollm2):  # noqa: F811
+def test_configs_of_external_datasets_ask_for_their_folder(name, packaged_smollm2):
     config = load_config(name)
     config.data.source.manual_dir = ""  # as shipped: set on the command line
     with pytest.raises(ConfigError, match=f"^config.data.source.manual_dir: the {name} dataset needs"):
