@@ -271,7 +271,19 @@ class Decoder(nnx.Module):
                          keys_valid, write_index, query_slots, key_slots)
 
         if cfg.remat != "none":
-            run_layer = nnx.remat(run_layer, policy=_REMAT_POLICIES[cfg.remat], static_argnums=(4,))
+            plain_layer = run_layer
+            policy = _REMAT_POLICIES[cfg.remat]
+
+            def run_layer(layer, x, cache_k, cache_v, index):
+                # jax.checkpoint over a pure function of the layer's state: the layer is rebuilt
+                # inside, so nothing of the outer trace (e.g. a value_and_grad over the whole
+                # model's parameters) is touched from the inner one.
+                graphdef, state = nnx.split(layer)
+
+                def pure(state, x, cache_k, cache_v):
+                    return plain_layer(nnx.merge(graphdef, state), x, cache_k, cache_v, index)
+
+                return jax.checkpoint(pure, policy=policy)(state, x, cache_k, cache_v)
         cache_k = None if cache is None else cache.k
         cache_v = None if cache is None else cache.v
         for index, layer in enumerate(self.layers):

@@ -4,7 +4,8 @@ The vocabulary is the largest axis in the model (SmolLM2: 49k, Qwen2.5: 152k). R
 materialising float32 logits for every position at once ([batch, T, vocab]), the projection to
 the vocabulary is done a chunk of positions at a time inside a `lax.map`, keeping only each
 position's log-sum-exp and the logit of its target token. Peak memory for the output layer is
-then [batch, chunk, vocab] instead of [batch, T, vocab].
+then [batch, chunk, vocab] instead of [batch, T, vocab], in the backward pass too (each chunk's
+logits are recomputed there rather than stored).
 """
 
 from __future__ import annotations
@@ -35,6 +36,10 @@ def token_logprobs(
     hidden_chunks = hidden.reshape(batch, padded // chunk, chunk, width).swapaxes(0, 1)
     target_chunks = targets.reshape(batch, padded // chunk, chunk).swapaxes(0, 1)
 
+    # Rematerialised: the backward pass recomputes a chunk's logits from its hidden states
+    # instead of keeping every chunk's [B, chunk, vocab] logits from the forward pass, which
+    # would add up to the full [B, T, vocab] again.
+    @jax.checkpoint
     def one_chunk(args):
         h, t = args
         logits = logits_fn(h).astype(jnp.float32)

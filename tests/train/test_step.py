@@ -130,3 +130,21 @@ def test_steps_with_the_same_rule_share_one_compiled_function():
     other = TrainStep(graphdef, LossSpec("sft"), UpdateRule(name="rmsprop"))
     other(*setup()[1:3], init_optimizer_state(UpdateRule(name="rmsprop"), setup()[1]), sft_batch(), 1e-3)
     assert other._compiled is not first._compiled
+
+
+@pytest.mark.parametrize("remat", ["full", "dots_saveable"])
+def test_remat_trains_exactly_like_no_remat(remat):
+    # Activation checkpointing changes what is stored for the backward pass, not the gradients.
+    results = []
+    for policy in ("none", remat):
+        model = Decoder(CONFIG.replace(remat=policy), nnx.Rngs(0))
+        add_lora(model, rank=4, alpha=8, rngs=nnx.Rngs(1))
+        graphdef, trainable, frozen = split_trainable(model, lora=True)
+        rule = UpdateRule()
+        trainable, _, metrics = TrainStep(graphdef, LossSpec("sft"), rule)(
+            trainable, frozen, init_optimizer_state(rule, trainable), sft_batch(), 1e-2)
+        results.append(([np.asarray(x) for x in jax.tree.leaves(trainable)], float(metrics["loss"])))
+    (a, loss_a), (b, loss_b) = results
+    assert loss_a == pytest.approx(loss_b, abs=1e-6)
+    for x, y in zip(a, b):
+        np.testing.assert_allclose(x, y, atol=1e-6)
