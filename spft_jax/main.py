@@ -4,7 +4,7 @@
         [--config.selfplay.loss=spin ...] [--model=NAME] [--output=PATH]
 
 Modes: pipeline (default: base EX, SFT, stage 1, stage 2, report), sft, stage1, selfplay,
-evaluate, predict, export (see spft_jax/pipeline/runner.py). Any config field can be overridden
+evaluate, predict, export, check_export (see spft_jax/pipeline/runner.py). Any config field can be overridden
 with --config.<field>=<value>. The config is validated before anything heavy; a bad value, a
 missing file or a mesh that does not fit the devices ends the run with one line on stderr and
 exit status 2. Rerunning the same command continues where the last run stopped.
@@ -26,10 +26,13 @@ FLAGS = flags.FLAGS
 config_flags.DEFINE_config_file("config", default=None, help_string="experiment config file "
                                 "(configs/*.py)", lock_config=True)
 flags.DEFINE_string("workdir", None, "folder for every result, checkpoint and report")
-flags.DEFINE_string("mode", "pipeline", "pipeline | sft | stage1 | selfplay | evaluate | predict | export")
+flags.DEFINE_string("mode", "pipeline", "pipeline | sft | stage1 | selfplay | evaluate | predict | export "
+                    "| check_export")
 flags.DEFINE_string("model", None, "evaluate/predict/export: a model-base member, or 'base' "
                     "(default: the best member by validation EX)")
-flags.DEFINE_string("output", None, "predict: the prediction file; export: the output folder")
+flags.DEFINE_string("output", None, "predict: the prediction file; export, check_export: the "
+                    "exported folder")
+flags.DEFINE_integer("limit", 0, "check_export: compare on the first N evaluation questions (0: all)")
 flags.DEFINE_bool("progress", True, "progress bars")
 
 log = logging.getLogger("spft_jax")
@@ -99,7 +102,7 @@ def _check_config_history(workdir, config) -> None:
 
 
 def run(config, workdir_path: str, mode: str, model: str | None, output: str | None,
-        progress: bool) -> None:
+        progress: bool, limit: int = 0) -> None:
     from spft_jax.pipeline.validate import check_mode, validate
 
     check_mode(mode)
@@ -127,7 +130,7 @@ def run(config, workdir_path: str, mode: str, model: str | None, output: str | N
     log.info("devices: %d x %s, mesh %s", jax.device_count(), jax.devices()[0].platform, dict(mesh.shape))
     context = Context.create(config, workdir, mesh, progress=progress)
     try:
-        run_mode(context, mode, model, output)
+        run_mode(context, mode, model, output, limit)
     finally:
         context.close()
 
@@ -138,7 +141,7 @@ def main(argv: list[str]) -> None:
     config = _loaded_config()
     _setup_logging()
     try:
-        run(config, FLAGS.workdir, FLAGS.mode, FLAGS.model, FLAGS.output, FLAGS.progress)
+        run(config, FLAGS.workdir, FLAGS.mode, FLAGS.model, FLAGS.output, FLAGS.progress, FLAGS.limit)
     except SpftError as e:
         _fail(str(e))
 

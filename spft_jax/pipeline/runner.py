@@ -5,6 +5,8 @@
     evaluate   EX of one model (--model: a model-base member, "base", default the best member)
     predict    Spider-format predictions of one model for the evaluation set (--output)
     export     one model as a Hugging Face directory, LoRA merged (--output)
+    check_export   an exported directory (--output) loaded in transformers writes the same greedy
+               SQL as eval/<model>.sql (--limit: the first N evaluation questions)
 
 Every stage is skipped when its marker says it finished, so rerunning the same command after a
 kill continues where it stopped; a stage that was cut short resumes from its last file or
@@ -17,7 +19,7 @@ import logging
 import pathlib
 import time
 
-from spft_jax.errors import ConfigError
+from spft_jax.errors import ConfigError, DataError
 from spft_jax.pipeline.report import write_report
 from spft_jax.pipeline.selfplay import run_selfplay
 from spft_jax.pipeline.sft_stage import evaluate_on_eval_set, run_base_eval, run_sft
@@ -53,7 +55,8 @@ def _model(context, name: str | None):
     return name, context.model_base.load(name)
 
 
-def run_mode(context, mode: str, model_name: str | None = None, output: str | None = None) -> dict:
+def run_mode(context, mode: str, model_name: str | None = None, output: str | None = None,
+             limit: int = 0) -> dict:
     stages = list(context.config.stages)
     if mode == "pipeline":
         results = {stage: run_stage(context, stage) for stage in stages}
@@ -65,6 +68,8 @@ def run_mode(context, mode: str, model_name: str | None = None, output: str | No
         results = run_stage(context, mode)
         write_report(context.workdir, context.config.name)
         return results
+    if mode == "check_export":
+        return _check_export(context, output, limit)
     label, trainable = _model(context, model_name)
     if mode == "evaluate":
         result = evaluate_on_eval_set(context, label, trainable)
@@ -93,3 +98,22 @@ def run_mode(context, mode: str, model_name: str | None = None, output: str | No
             print(f"{label} exported to {directory}")
         return {"export": str(directory)}
     raise ConfigError(f"--mode: {mode!r} is not a mode")
+
+
+def _check_export(context, output: str | None, limit: int) -> dict:
+    from spft_jax.pipeline.export_check import check_export
+
+    if not output:
+        raise ConfigError("--output: needed for --mode=check_export (the exported folder)")
+    check = check_export(context, output, limit)
+    if is_writer():
+        for m in check.mismatches:
+            print(f"question {m['index']}: {m.get('reason', 'different SQL')}\n  ours:         {m['ours']}\n"
+                  f"  transformers: {m['transformers']}")
+        print(f"{check.model} exported to {output}: transformers' greedy SQL is identical to ours "
+              f"on {check.identical} of {check.compared} evaluation questions")
+    result = {"model": check.model, "compared": check.compared, "identical": check.identical}
+    if check.mismatches:
+        raise DataError(f"the export differs from our sampler on {len(check.mismatches)} of "
+                        f"{check.compared} questions (listed above)")
+    return result

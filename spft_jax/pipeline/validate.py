@@ -23,7 +23,8 @@ from spft_jax.pipeline.defaults import LORA_TARGETS, STAGES
 from spft_jax.train.losses import PAIRWISE_LOSSES
 from spft_jax.train.optimizer import OPTIMIZERS, SCHEDULES
 
-SCHEDULED_MODES = ("pipeline", "sft", "stage1", "selfplay", "evaluate", "predict", "export")
+SCHEDULED_MODES = ("pipeline", "sft", "stage1", "selfplay", "evaluate", "predict", "export",
+                   "check_export")
 
 
 class _Checker:
