@@ -1,8 +1,12 @@
 """Training-step throughput: our jitted TrainStep (AdamW) vs a Hugging Face `transformers`
-LlamaForCausalLM + torch.optim.AdamW step, same model shape, batch and optimizer settings.
+*ForCausalLM (the preset's architecture) + torch.optim.AdamW step, same model shape, batch and
+optimizer settings.
 
     python benchmarks/train_step_throughput.py [--preset smollm2-135m-instruct] [--batch 4]
-        [--length 256] [--steps 3] [--warmup 1]
+        [--length 256] [--steps 3] [--warmup 1] [--dtype float32|bfloat16] [--remat none|full|dots_saveable]
+
+On a GPU, the issue's configuration: --preset qwen2.5-coder-1.5b-instruct --dtype bfloat16
+--length 2048 --batch 8 --remat dots_saveable.
 
 Both sides start from random weights (throughput does not depend on their values), train with
 SFT loss on the second half of every sequence, clip gradients at global norm 1.0 and take one
@@ -107,25 +111,32 @@ def ours(config: ModelConfig, tokens, completion, warmup: int, steps: int) -> li
     return time_steps(step, warmup, steps)
 
 
-def transformers_llama(config: ModelConfig, tokens, completion, warmup: int, steps: int) -> list[float]:
+def transformers_step(config: ModelConfig, tokens, completion, warmup: int, steps: int) -> list[float]:
+    import contextlib
+
     import torch
-    from transformers import LlamaConfig, LlamaForCausalLM
+    from transformers import AutoConfig, AutoModelForCausalLM
 
     device = "cuda" if torch.cuda.is_available() and jax.default_backend() == "gpu" else "cpu"
     hf = config.to_hf_config()
     hf.pop("architectures", None)
-    hf.pop("model_type", None)
     hf.pop("torch_dtype", None)
     torch.manual_seed(0)
-    model = LlamaForCausalLM(LlamaConfig(**hf, attn_implementation="sdpa")).to(device, torch.float32)
+    # The model's own architecture class (Llama, Qwen2 or Mistral), fp32 master weights; bf16
+    # compute through autocast, like our dtype=bfloat16 / param_dtype=float32.
+    hf_config = AutoConfig.for_model(**hf, attn_implementation="sdpa")
+    model = AutoModelForCausalLM.from_config(hf_config).to(device, torch.float32)
     model.train()
+    autocast = (torch.autocast(device, dtype=torch.bfloat16) if config.dtype == "bfloat16"
+                else contextlib.nullcontext())
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-5, weight_decay=0.0, eps=1e-8)
     input_ids = torch.as_tensor(tokens, dtype=torch.long, device=device)
     labels = input_ids.masked_fill(~torch.as_tensor(completion, device=device), -100)
 
     def step():
         optimizer.zero_grad(set_to_none=True)
-        loss = model(input_ids=input_ids, labels=labels).loss
+        with autocast:
+            loss = model(input_ids=input_ids, labels=labels).loss
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
@@ -143,27 +154,31 @@ def main():
     parser.add_argument("--length", type=int, default=256)
     parser.add_argument("--steps", type=int, default=3, help="timed steps per contender")
     parser.add_argument("--warmup", type=int, default=1, help="untimed steps first (compilation)")
+    parser.add_argument("--dtype", default="float32", choices=("float32", "bfloat16"),
+                        help="compute dtype (parameters stay float32: master weights)")
+    parser.add_argument("--remat", default="none", choices=("none", "full", "dots_saveable"))
     parser.add_argument("--skip-transformers", action="store_true")
     args = parser.parse_args()
 
-    config = PRESETS[args.preset].replace(dtype="float32", param_dtype="float32")
+    config = PRESETS[args.preset].replace(dtype=args.dtype, param_dtype="float32", remat=args.remat)
     tokens, completion = make_batch(config, args.batch, args.length)
     step_tokens = args.batch * args.length
     device = jax.devices()[0]
-    peak = peak_flops(device, "float32")
+    peak = peak_flops(device, args.dtype)
     flops = flops_per_step(config, args.batch, args.length)
 
     rows = [("spft_jax TrainStep + optax AdamW", ours(config, tokens, completion, args.warmup, args.steps))]
     torch_info = ""
     if not args.skip_transformers:
-        times, torch_version, threads = transformers_llama(config, tokens, completion, args.warmup,
+        times, torch_version, threads = transformers_step(config, tokens, completion, args.warmup,
                                                            args.steps)
-        rows.append(("transformers LlamaForCausalLM + torch AdamW", times))
+        rows.append((f"transformers {config.to_hf_config()['architectures'][0]} + torch AdamW", times))
         torch_info = f", torch {torch_version} ({threads} threads)"
 
     import transformers
 
-    print(f"\nTrain step throughput: {args.preset} ({config.num_params / 1e6:.1f}M params), float32, "
+    print(f"\nTrain step throughput: {args.preset} ({config.num_params / 1e6:.1f}M params), "
+          f"{args.dtype} compute, float32 weights, remat {args.remat}, "
           f"batch {args.batch} x {args.length} tokens, {args.warmup} warm-up + {args.steps} timed steps")
     print(f"Machine: {platform.machine()}, {os.cpu_count()} cores ({cpu_name()}); "
           f"JAX device: {device.device_kind} ({jax.default_backend()}); Python {platform.python_version()}, "
