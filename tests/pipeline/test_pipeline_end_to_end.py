@@ -192,9 +192,12 @@ def test_exported_model_generates_the_same_greedy_sql_in_transformers(finished_r
     result = run_main(workdir, "--mode=check_export", f"--output={out}")
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-4000:]
     assert "identical to ours on 6 of 6 evaluation questions" in result.stdout
-    # A folder that is not an export is named in a one-line error.
-    result = run_main(workdir, "--mode=check_export", f"--output={tmp_path}")
-    assert result.returncode == 2 and "not a --mode=export folder" in result.stderr
+    # A folder that is not an export is named (in-process: a run costs a model load).
+    from spft_jax.errors import DataError
+    from spft_jax.pipeline.export_check import exported_model_name
+
+    with pytest.raises(DataError, match="not a --mode=export folder"):
+        exported_model_name(tmp_path)
 
 
 def test_evaluate_and_predict_modes(finished_run, tmp_path):
@@ -212,6 +215,10 @@ def test_evaluate_and_predict_modes(finished_run, tmp_path):
     result = run_main(workdir, "--mode=predict", f"--output={out}")
     assert result.returncode == 0, result.stderr[-4000:]
     assert len(out.read_text().splitlines()) == 6
-    # a model that is not in the base
-    result = run_main(workdir, "--mode=evaluate", "--model=nonexistent")
-    assert result.returncode == 2 and "has no model 'nonexistent'" in result.stderr
+    # a model that is not in the base: named with the members there are (in-process)
+    from spft_jax.errors import DataError
+    from spft_jax.pipeline.model_base import ModelBase
+    from spft_jax.pipeline.workdir import Workdir
+
+    with pytest.raises(DataError, match="has no model 'nonexistent' .members: sft, stage1_round_1, selfplay_iter_1"):
+        ModelBase(Workdir(workdir), factory=None).load("nonexistent")
