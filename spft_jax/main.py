@@ -4,8 +4,8 @@
         [--config.selfplay.loss=spin ...] [--model=NAME] [--output=PATH]
 
 Modes: pipeline (default: base EX, SFT, stage 1, stage 2, report), sft, stage1, selfplay,
-evaluate, predict, export, check_export (see spft_jax/pipeline/runner.py). Any config field can be overridden
-with --config.<field>=<value>. The config is validated before anything heavy; a bad value, a
+evaluate, predict, export, check_export (see spft_jax/pipeline/runner.py). Any config field can
+be overridden with --config.<field>=<value>. The config is validated before anything heavy; a bad value, a
 missing file or a mesh that does not fit the devices ends the run with one line on stderr and
 exit status 2. Rerunning the same command continues where the last run stopped.
 """
@@ -103,9 +103,10 @@ def _check_config_history(workdir, config) -> None:
 
 def run(config, workdir_path: str, mode: str, model: str | None, output: str | None,
         progress: bool, limit: int = 0) -> None:
-    from spft_jax.pipeline.validate import check_mode, validate
+    from spft_jax.pipeline.validate import check_mode, check_output, validate
 
     check_mode(mode)
+    check_output(mode, output)
     if not workdir_path:
         raise ConfigError("--workdir: needed (the folder every result is written to)")
     validate(config)

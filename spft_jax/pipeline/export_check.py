@@ -69,7 +69,7 @@ def check_export(context, export_dir: str | pathlib.Path, limit: int = 0) -> Exp
     export_dir = pathlib.Path(export_dir)
     name = exported_model_name(export_dir)
     config, data = context.config, context.data
-    ours = pathlib.Path(predictions_of(context.workdir, name)).read_text().splitlines()
+    ours = predictions_of(context.workdir, name).read_text().splitlines()
     examples = data.eval.examples[:limit] if limit else data.eval.examples
     # The exported tokenizer files must give the prompts the run used, id for id.
     tokenizer = Tokenizer.from_pretrained(export_dir)

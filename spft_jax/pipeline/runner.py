@@ -57,6 +57,8 @@ def _model(context, name: str | None):
 
 def run_mode(context, mode: str, model_name: str | None = None, output: str | None = None,
              limit: int = 0) -> dict:
+    """`output` is there for the modes that need it (validate.check_output, before the context
+    was built)."""
     stages = list(context.config.stages)
     if mode == "pipeline":
         results = {stage: run_stage(context, stage) for stage in stages}
@@ -77,8 +79,6 @@ def run_mode(context, mode: str, model_name: str | None = None, output: str | No
             print(f"{label}: EX {result['greedy']['execution_accuracy']} on {context.data.eval.name} "
                   f"(report: {context.workdir.eval_path(label)})")
         return result
-    if not output:
-        raise ConfigError(f"--output: needed for --mode={mode}")
     if mode == "predict":
         generator = context.generator
         sql = [s[0] for s in generator.text_to_sql(trainable, context.data.eval, context.data.eval.examples,
@@ -103,8 +103,6 @@ def run_mode(context, mode: str, model_name: str | None = None, output: str | No
 def _check_export(context, output: str | None, limit: int) -> dict:
     from spft_jax.pipeline.export_check import check_export
 
-    if not output:
-        raise ConfigError("--output: needed for --mode=check_export (the exported folder)")
     check = check_export(context, output, limit)
     if is_writer():
         for m in check.mismatches:

@@ -209,3 +209,13 @@ def check_mode(mode: str) -> str:
     if mode not in SCHEDULED_MODES:
         raise ConfigError(f"--mode: {mode!r} is not one of {SCHEDULED_MODES}")
     return mode
+
+
+OUTPUT_MODES = {"predict": "the prediction file", "export": "the folder to write",
+                "check_export": "the exported folder"}
+
+
+def check_output(mode: str, output: str | None) -> None:
+    """--output is needed by the modes that write or read a path; said before anything loads."""
+    if mode in OUTPUT_MODES and not output:
+        raise ConfigError(f"--output: needed for --mode={mode} ({OUTPUT_MODES[mode]})")

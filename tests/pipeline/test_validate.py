@@ -7,7 +7,7 @@ import pytest
 
 from spft_jax.errors import ConfigError
 from spft_jax.pipeline.defaults import base_config
-from spft_jax.pipeline.validate import SCHEDULED_MODES, check_mode, validate
+from spft_jax.pipeline.validate import OUTPUT_MODES, SCHEDULED_MODES, check_mode, check_output, validate
 from tests.conftest import REPO_ROOT, SPIDER_DIR
 
 CONFIGS = REPO_ROOT / "configs"
@@ -222,3 +222,11 @@ def test_check_mode_names_the_flag(mode):
 def test_the_demo_and_tiny_configs_exist():
     # The parametrised test skips a missing config; the demo and tiny ones must always exist.
     assert {"demo", "tiny"} <= {p.stem for p in CONFIGS.glob("*.py")}
+
+
+@pytest.mark.parametrize("mode", sorted(OUTPUT_MODES))
+def test_modes_that_write_or_read_a_path_need_output(mode):
+    with pytest.raises(ConfigError, match=f"--output: needed for --mode={mode}"):
+        check_output(mode, None)
+    check_output(mode, "/tmp/somewhere")
+    check_output("evaluate", None)
