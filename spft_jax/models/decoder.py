@@ -10,8 +10,15 @@ One forward pass serves training, prefill and decoding:
 - `tokens`, `positions`: [batch, T] int32; `valid`: [batch, T] bool, False for padding;
 - without a cache, attention is causal over the T tokens (and restricted to valid keys);
 - with a cache, the T new keys/values are written at slots `write_index .. write_index+T-1` and
-  each query attends to every valid cached slot at or before its own. Left-padded prompts then
-  decode in lock-step: every sequence writes its next token at the same slot.
+  each query attends to every valid cached slot at or before its own. A single-token step
+  (T = 1, decoding) attends to every valid slot: the cache then holds only that row's past, in
+  any slot order, which lets the sampler use the cache as a ring (see spft_jax.sampling.decode).
+  Every row writes at the same slot, so rows decode in lock-step.
+
+The cache is one array per layer laid out [batch, kv_heads, slots, head_dim] (batch and heads
+leading): on XLA:CPU the decode step's cost is reading the cache, and this layout with a
+decode-specialised attention (no length-1 time axis) reads it about twice as fast as a stacked
+[layers, batch, slots, kv_heads, head_dim] array (measured on SmolLM2 shapes, see BENCHMARKS.md).
 Padding never influences a valid position, so the logits of a sequence do not depend on how much
 padding shares its batch.
 """
@@ -124,29 +131,49 @@ def apply_rope(x: jax.Array, positions: jax.Array, inv_freq: jax.Array) -> jax.A
 class KVCache:
     """Keys and values of every layer at fixed capacity, plus what each slot holds.
 
-    k, v: [layers, batch, capacity, kv_heads, head_dim]; positions: [batch, capacity] int32;
-    valid: [batch, capacity] bool (False for empty slots and padding).
+    k, v: one array per layer, [batch, kv_heads, capacity, head_dim] (any dtype: a bf16 cache
+    halves the bytes a decode step reads); positions: [batch, capacity] int32; valid:
+    [batch, capacity] bool (False for empty slots and padding).
     """
 
-    k: jax.Array
-    v: jax.Array
+    k: tuple[jax.Array, ...]
+    v: tuple[jax.Array, ...]
     positions: jax.Array
     valid: jax.Array
 
     @classmethod
     def empty(cls, config: ModelConfig, batch: int, capacity: int, dtype=None) -> "KVCache":
         dtype = dtype or _dtype(config.dtype)
-        shape = (config.num_layers, batch, capacity, config.num_kv_heads, config.head_dim)
+        shape = (batch, config.num_kv_heads, capacity, config.head_dim)
+        layers = range(config.num_layers)
         return cls(
-            k=jnp.zeros(shape, dtype),
-            v=jnp.zeros(shape, dtype),
+            k=tuple(jnp.zeros(shape, dtype) for _ in layers),
+            v=tuple(jnp.zeros(shape, dtype) for _ in layers),
             positions=jnp.zeros((batch, capacity), jnp.int32),
             valid=jnp.zeros((batch, capacity), bool),
         )
 
     @property
     def capacity(self) -> int:
-        return self.k.shape[2]
+        return self.k[0].shape[2]
+
+    @property
+    def dtype(self):
+        return self.k[0].dtype
+
+
+def attention_mask(query_slots, key_slots, query_positions, keys_positions, keys_valid,
+                   sliding_window: int | None, single_step: bool) -> jax.Array:
+    """[B, T, S] which keys each query sees: causal by slot (a single decoding step: every
+    valid slot, see the module docstring), valid keys only, and within the sliding window."""
+    if single_step:
+        mask = keys_valid[:, None, :]
+    else:
+        mask = (key_slots[None, None, :] <= query_slots[None, :, None]) & keys_valid[:, None, :]
+    if sliding_window is not None:
+        distance = query_positions[:, :, None] - keys_positions[:, None, :]
+        mask = mask & (distance < sliding_window)
+    return mask
 
 
 class Attention(nnx.Module):
@@ -159,27 +186,55 @@ class Attention(nnx.Module):
         self.o_proj = Linear(h * d, config.hidden_size, ("heads", "embed"), config, rngs)
         self.config = config
 
-    def __call__(self, x, positions, inv_freq, keys_positions, keys_valid, k_all, v_all,
-                 query_slots, key_slots):
-        """x: [B, T, hidden]. k_all/v_all: [B, S, kv, d] after this step's keys are written.
-        Returns the output [B, T, hidden]."""
+    def queries(self, x, positions, inv_freq) -> jax.Array:
+        """[B, T, kv_heads, groups, head_dim], rotated."""
         cfg = self.config
         b, t, _ = x.shape
         q = self.q_proj(x).reshape(b, t, cfg.num_heads, cfg.head_dim)
         q = apply_rope(q, positions, inv_freq)
-        groups = cfg.num_heads // cfg.num_kv_heads
-        q = q.reshape(b, t, cfg.num_kv_heads, groups, cfg.head_dim)
-        scores = jnp.einsum("btkgd,bskd->bkgts", q, k_all).astype(jnp.float32)
-        scores = scores / math.sqrt(cfg.head_dim)
-        # Causal by slot, restricted to valid keys, and to the window when there is one.
-        mask = (key_slots[None, None, :] <= query_slots[None, :, None]) & keys_valid[:, None, :]
-        if cfg.sliding_window is not None:
-            distance = positions[:, :, None] - keys_positions[:, None, :]
-            mask = mask & (distance < cfg.sliding_window)
-        scores = jnp.where(mask[:, None, None, :, :], scores, _NEG_INF)
-        weights = jax.nn.softmax(scores, axis=-1).astype(v_all.dtype)
-        out = jnp.einsum("bkgts,bskd->btkgd", weights, v_all)
+        return q.reshape(b, t, cfg.num_kv_heads, cfg.num_heads // cfg.num_kv_heads, cfg.head_dim)
+
+    def __call__(self, x, positions, inv_freq, k_all, v_all, mask, cached: bool):
+        """x: [B, T, hidden]; mask: [B, T, S] (see `attention_mask`). k_all/v_all: the cache
+        layer [B, kv, S, d] after this step's keys are written (`cached`), else the T tokens'
+        own [B, T, kv, d]. Returns the output [B, T, hidden]."""
+        cfg = self.config
+        b, t, _ = x.shape
+        q = self.queries(x, positions, inv_freq)
+        scale = 1.0 / math.sqrt(cfg.head_dim)
+        if cached and t == 1:
+            # Decoding: no length-1 time axis in the contraction, which XLA:CPU reads the cache
+            # for far faster than the general form.
+            scores = jnp.einsum("bkgd,bksd->bkgs", q[:, 0], k_all).astype(jnp.float32) * scale
+            scores = jnp.where(mask[:, 0][:, None, None, :], scores, _NEG_INF)
+            weights = jax.nn.softmax(scores, axis=-1).astype(q.dtype)
+            out = jnp.einsum("bkgs,bksd->bkgd", weights, v_all).astype(q.dtype)
+        else:
+            keys_spec = "bksd" if cached else "bskd"
+            scores = jnp.einsum(f"btkgd,{keys_spec}->bkgts", q, k_all).astype(jnp.float32)
+            scores = jnp.where(mask[:, None, None, :, :], scores * scale, _NEG_INF)
+            weights = jax.nn.softmax(scores, axis=-1).astype(q.dtype)
+            out = jnp.einsum(f"bkgts,{keys_spec}->btkgd", weights, v_all).astype(q.dtype)
         return self.o_proj(out.reshape(b, t, cfg.num_heads * cfg.head_dim))
+
+    def after_prefix(self, x, positions, inv_freq, prefix_k, prefix_v, prefix_mask, own_k,
+                     own_v, own_mask):
+        """Continuations [N, L, hidden] attending to their prefix's keys/values [N, P, kv, d]
+        (`prefix_mask` [N, L, P]) and causally to their own (`own_mask` [N, L, L]): one softmax
+        over both, exactly the attention of the sequence prefix + continuation."""
+        cfg = self.config
+        n, t, _ = x.shape
+        q = self.queries(x, positions, inv_freq)
+        scale = 1.0 / math.sqrt(cfg.head_dim)
+        shared = jnp.einsum("btkgd,bskd->bkgts", q, prefix_k).astype(jnp.float32) * scale
+        own = jnp.einsum("btkgd,bskd->bkgts", q, own_k).astype(jnp.float32) * scale
+        shared = jnp.where(prefix_mask[:, None, None], shared, _NEG_INF)
+        own = jnp.where(own_mask[:, None, None], own, _NEG_INF)
+        weights = jax.nn.softmax(jnp.concatenate([shared, own], axis=-1), axis=-1).astype(q.dtype)
+        width = prefix_k.shape[1]
+        out = (jnp.einsum("bkgts,bskd->btkgd", weights[..., :width], prefix_v)
+               + jnp.einsum("bkgts,bskd->btkgd", weights[..., width:], own_v)).astype(q.dtype)
+        return self.o_proj(out.reshape(n, t, cfg.num_heads * cfg.head_dim))
 
     def keys_values(self, x, positions, inv_freq):
         cfg = self.config
@@ -206,22 +261,43 @@ class DecoderLayer(nnx.Module):
         self.post_attention_layernorm = RMSNorm(config.hidden_size, config, rngs)
         self.mlp = MLP(config, rngs)
 
-    def __call__(self, x, positions, inv_freq, cache_k, cache_v, layer_index, cache_positions,
-                 cache_valid, write_index, query_slots, key_slots):
-        """Returns (x, cache_k, cache_v). With a cache (all layers' [L, B, S, kv, d] arrays),
-        this step's keys/values are written into layer `layer_index`'s slots in place; without
-        one, the keys are the T tokens' own and cache_k/cache_v stay None."""
+    def __call__(self, x, positions, inv_freq, mask, cache_k, cache_v, write_index):
+        """Returns (x, cache_k, cache_v). With a cache (this layer's [B, kv, S, d] arrays), this
+        step's keys/values are written at slot `write_index` in place; without one, the keys are
+        the T tokens' own and cache_k/cache_v stay None."""
         h = self.input_layernorm(x)
         k, v = self.self_attn.keys_values(h, positions, inv_freq)
-        if cache_k is not None:
-            start = (layer_index, 0, write_index, 0, 0)
-            cache_k = jax.lax.dynamic_update_slice(cache_k, k[None].astype(cache_k.dtype), start)
-            cache_v = jax.lax.dynamic_update_slice(cache_v, v[None].astype(cache_v.dtype), start)
-            k, v = cache_k[layer_index], cache_v[layer_index]
-        x = x + self.self_attn(h, positions, inv_freq, cache_positions, cache_valid, k, v,
-                               query_slots, key_slots)
+        cached = cache_k is not None
+        if cached:
+            start = (0, 0, write_index, 0)
+            cache_k = jax.lax.dynamic_update_slice(
+                cache_k, k.transpose(0, 2, 1, 3).astype(cache_k.dtype), start)
+            cache_v = jax.lax.dynamic_update_slice(
+                cache_v, v.transpose(0, 2, 1, 3).astype(cache_v.dtype), start)
+            k, v = cache_k, cache_v
+        x = x + self.self_attn(h, positions, inv_freq, k, v, mask, cached)
         x = x + self.mlp(self.post_attention_layernorm(x))
         return x, cache_k, cache_v
+
+
+    def grouped(self, prefix_x, x, prefix_positions, positions, inv_freq, prefix_mask,
+                group, cross_mask, own_mask):
+        """One layer over prefixes [G, P, hidden] and continuations [N, L, hidden]; continuation
+        n continues prefix group[n]. Returns (prefix_x, x)."""
+        hp = self.input_layernorm(prefix_x)
+        h = self.input_layernorm(x)
+        kp, vp = self.self_attn.keys_values(hp, prefix_positions, inv_freq)
+        k, v = self.self_attn.keys_values(h, positions, inv_freq)
+        prefix_x = prefix_x + self.self_attn(hp, prefix_positions, inv_freq, kp, vp, prefix_mask,
+                                             cached=False)
+        # Every continuation reads its prefix's keys/values: computed once per group, and the
+        # gradient of each continuation flows back into them.
+        x = x + self.self_attn.after_prefix(h, positions, inv_freq, jnp.take(kp, group, axis=0),
+                                            jnp.take(vp, group, axis=0), cross_mask, k, v,
+                                            own_mask)
+        prefix_x = prefix_x + self.mlp(self.post_attention_layernorm(prefix_x))
+        x = x + self.mlp(self.post_attention_layernorm(x))
+        return prefix_x, x
 
 
 _REMAT_POLICIES = {
@@ -265,33 +341,80 @@ class Decoder(nnx.Module):
             keys_positions = jax.lax.dynamic_update_slice_in_dim(
                 cache.positions, positions.astype(jnp.int32), write_index, axis=1)
             keys_valid = jax.lax.dynamic_update_slice_in_dim(cache.valid, valid, write_index, axis=1)
+        mask = attention_mask(query_slots, key_slots, positions, keys_positions, keys_valid,
+                              cfg.sliding_window, single_step=cache is not None and t == 1)
 
-        def run_layer(layer, x, cache_k, cache_v, index):
-            return layer(x, positions, inv_freq, cache_k, cache_v, index, keys_positions,
-                         keys_valid, write_index, query_slots, key_slots)
+        def run_layer(layer, x, cache_k, cache_v):
+            return layer(x, positions, inv_freq, mask, cache_k, cache_v, write_index)
 
-        if cfg.remat != "none":
-            plain_layer = run_layer
-            policy = _REMAT_POLICIES[cfg.remat]
-
-            def run_layer(layer, x, cache_k, cache_v, index):
-                # jax.checkpoint over a pure function of the layer's state: the layer is rebuilt
-                # inside, so nothing of the outer trace (e.g. a value_and_grad over the whole
-                # model's parameters) is touched from the inner one.
-                graphdef, state = nnx.split(layer)
-
-                def pure(state, x, cache_k, cache_v):
-                    return plain_layer(nnx.merge(graphdef, state), x, cache_k, cache_v, index)
-
-                return jax.checkpoint(pure, policy=policy)(state, x, cache_k, cache_v)
-        cache_k = None if cache is None else cache.k
-        cache_v = None if cache is None else cache.v
-        for index, layer in enumerate(self.layers):
-            x, cache_k, cache_v = run_layer(layer, x, cache_k, cache_v, index)
-        x = self.norm(x)
+        run_layer = self._rematted(run_layer)
         if cache is None:
-            return x, None
-        return x, KVCache(cache_k, cache_v, keys_positions, keys_valid)
+            for layer in self.layers:
+                x, _, _ = run_layer(layer, x, None, None)
+            return self.norm(x), None
+        new_k, new_v = [], []
+        for layer, cache_k, cache_v in zip(self.layers, cache.k, cache.v):
+            x, cache_k, cache_v = run_layer(layer, x, cache_k, cache_v)
+            new_k.append(cache_k)
+            new_v.append(cache_v)
+        return self.norm(x), KVCache(tuple(new_k), tuple(new_v), keys_positions, keys_valid)
+
+    def grouped_hidden_states(self, prefix_tokens, prefix_valid, tokens, valid, group):
+        """Final normalised hidden states [N, L, hidden] of continuations after shared prefixes.
+
+        prefix_tokens/prefix_valid: [G, P] (any padding, masked out); tokens/valid: [N, L]
+        right-padded continuations; group: [N] the prefix each continues. Continuation n is the
+        sequence (prefix group[n]'s valid tokens) + (its own), and gets exactly the hidden states
+        that sequence gets from `hidden_states`, at positions continuing its prefix's; the prefix
+        is computed once per group, never once per continuation.
+        """
+        cfg = self.config
+        compute = _dtype(cfg.dtype)
+        inv_freq = rope_inverse_frequencies(cfg)
+        embed = self.embed_tokens[...]
+        prefix_x = jnp.take(embed, prefix_tokens, axis=0).astype(compute)
+        x = jnp.take(embed, tokens, axis=0).astype(compute)
+        prefix_positions = _positions(prefix_valid)
+        prefix_length = jnp.sum(prefix_valid, axis=1).astype(jnp.int32)
+        positions = jnp.take(prefix_length, group)[:, None] + _positions(valid)
+        width = prefix_tokens.shape[1]
+        prefix_mask = attention_mask(jnp.arange(width), jnp.arange(width), prefix_positions,
+                                     prefix_positions, prefix_valid, cfg.sliding_window, False)
+        own_mask = attention_mask(jnp.arange(tokens.shape[1]), jnp.arange(tokens.shape[1]),
+                                  positions, positions, valid, cfg.sliding_window, False)
+        cross_mask = jnp.broadcast_to(jnp.take(prefix_valid, group, axis=0)[:, None, :],
+                                      (*tokens.shape, width))
+        if cfg.sliding_window is not None:
+            distance = positions[:, :, None] - jnp.take(prefix_positions, group, axis=0)[:, None, :]
+            cross_mask = cross_mask & (distance < cfg.sliding_window)
+
+        def run_layer(layer, prefix_x, x):
+            return layer.grouped(prefix_x, x, prefix_positions, positions, inv_freq, prefix_mask,
+                                 group, cross_mask, own_mask)
+
+        run_layer = self._rematted(run_layer)
+        for layer in self.layers:
+            prefix_x, x = run_layer(layer, prefix_x, x)
+        return self.norm(x)
+
+    def _rematted(self, run_layer):
+        """`run_layer(layer, *arrays)` under the configured remat policy."""
+        if self.config.remat == "none":
+            return run_layer
+        policy = _REMAT_POLICIES[self.config.remat]
+
+        def rematted(layer, *arrays):
+            # jax.checkpoint over a pure function of the layer's state: the layer is rebuilt
+            # inside, so nothing of the outer trace (e.g. a value_and_grad over the whole
+            # model's parameters) is touched from the inner one.
+            graphdef, state = nnx.split(layer)
+
+            def pure(state, *arrays):
+                return run_layer(nnx.merge(graphdef, state), *arrays)
+
+            return jax.checkpoint(pure, policy=policy)(state, *arrays)
+
+        return rematted
 
     def logits_from_hidden(self, x: jax.Array) -> jax.Array:
         """Next-token logits (float32) from final hidden states."""
@@ -307,6 +430,11 @@ class Decoder(nnx.Module):
         if valid is None:
             valid = jnp.ones(tokens.shape, bool)
         if positions is None:
-            positions = jnp.maximum(jnp.cumsum(valid, axis=1) - 1, 0).astype(jnp.int32)
+            positions = _positions(valid)
         x, cache = self.hidden_states(tokens, positions, valid, cache, write_index)
         return self.logits_from_hidden(x), cache
+
+
+def _positions(valid: jax.Array) -> jax.Array:
+    """Positions of right- or left-padded rows: each valid token's index among the valid ones."""
+    return jnp.maximum(jnp.cumsum(valid, axis=1) - 1, 0).astype(jnp.int32)

@@ -1,9 +1,9 @@
 """Static shapes for the sampler: prompt-length buckets, batch sizes, left padding.
 
-Every distinct (batch, bucket, max_new_tokens) compiles the prefill and decode loop once, so
-prompts are left-padded to one of a few lengths and batches to a few sizes. Left padding puts the
-last prompt token of every row in the same column, so all rows write their generated tokens at
-the same cache slot and decode in lock-step.
+Every distinct (rows, bucket) compiles the prefill once and every (batch, ring capacity,
+max_new_tokens) the decode loop once, so prompts are left-padded to one of a few lengths and
+batches to a few sizes. Left padding puts the last prompt token of every row in the last column,
+so a block of prompts enters the decode ring together and decodes in lock-step.
 """
 
 from __future__ import annotations
@@ -19,13 +19,19 @@ from spft_jax.sampling.params import SamplingError
 DEFAULT_MIN_BUCKET = 16
 
 
+def _bucket_step(length: int) -> int:
+    """Eight buckets per octave (never finer than 16 tokens): a padded prompt is at most ~1/8
+    padding, so a 391-token prompt pays for 416 positions, not 512."""
+    octave = 1 << max(length.bit_length() - 1, 0)
+    return max(DEFAULT_MIN_BUCKET, octave // 8)
+
+
 def default_buckets(max_length: int, min_length: int = DEFAULT_MIN_BUCKET) -> tuple[int, ...]:
-    """Powers of two and their midpoints (16, 24, 32, 48, 64, 96, ...) up to the first that
-    holds max_length: at most a third of a padded prompt is padding, with two shapes per octave."""
+    """Multiples of 16 up to 256, of 32 up to 512, of 64 up to 1024, ... up to the first that
+    holds max_length (see `_bucket_step`)."""
     buckets = [min_length]
     while buckets[-1] < max_length:
-        power = 1 << (buckets[-1].bit_length() - 1)
-        buckets.append(power * 3 // 2 if buckets[-1] == power else power * 2)
+        buckets.append(buckets[-1] + _bucket_step(buckets[-1]))
     return tuple(buckets)
 
 
@@ -39,7 +45,10 @@ def check_buckets(buckets: Sequence[int]) -> tuple[int, ...]:
 def bucket_for(length: int, buckets: Sequence[int] | None) -> int:
     """The smallest bucket that holds `length` tokens (default buckets: `default_buckets`)."""
     if buckets is None:
-        return default_buckets(length)[-1]
+        if length <= DEFAULT_MIN_BUCKET:
+            return DEFAULT_MIN_BUCKET
+        step = _bucket_step(length)
+        return _round_up(length, step)
     for bucket in buckets:
         if bucket >= length:
             return bucket
@@ -75,24 +84,6 @@ class PromptBlock:
     valid: np.ndarray
 
 
-@dataclasses.dataclass
-class PromptGroup:
-    """Prompts decoded together in one lock-step batch of `rows` prompt rows (before the n-fold
-    repeat), padded to `bucket`: the blocks' rows in order, then padding rows."""
-
-    blocks: list[PromptBlock]
-    bucket: int
-    rows: int
-
-    @property
-    def row_prompts(self) -> list[int]:
-        """The caller's prompt index of every prompt row, -1 for padding rows."""
-        out = []
-        for block in self.blocks:
-            out += block.indices + [-1] * (block.tokens.shape[0] - len(block.indices))
-        return out + [-1] * (self.rows - len(out))
-
-
 def left_pad(prompts: Sequence[Sequence[int]], rows: int, length: int,
              pad_id: int) -> tuple[np.ndarray, np.ndarray]:
     tokens = np.full((rows, length), pad_id, np.int32)
@@ -103,43 +94,38 @@ def left_pad(prompts: Sequence[Sequence[int]], rows: int, length: int,
     return tokens, valid
 
 
-def group_prompts(prompts: Sequence[Sequence[int]], max_prompts: int, buckets: Sequence[int] | None,
-                  batch_multiple: int, pad_id: int, prefill_tokens: int) -> list[PromptGroup]:
-    """Sorts prompts by length, cuts them into decode groups of at most `max_prompts` and each
-    group into prefill blocks (powers of two of prompts, so few shapes compile).
+def ring_capacity(width: int, max_new_tokens: int) -> int:
+    """Decode-ring slots for prompts of at most `width` (bucketed) tokens: a row's whole sequence
+    fits, rounded to a multiple of 16 (64 past 128 slots) so few capacities compile."""
+    total = width + max_new_tokens
+    return _round_up(total, 16 if total <= 128 else 64)
 
-    A group decodes at the bucket of its longest prompt. One big group per call (rather than
-    one per bucket) keeps the number of lock-step decode loops small, which matters more than
-    the decode cache's padding when generations are long. A block holds at most
-    `prefill_tokens` prompt tokens (at least `batch_multiple` rows, a power of two times it)
-    and is padded to the bucket of its own longest prompt.
+
+def prefill_blocks(indices: Sequence[int], prompts: Sequence[Sequence[int]],
+                   buckets: Sequence[int] | None, batch_multiple: int, pad_id: int,
+                   prefill_tokens: int) -> list[PromptBlock]:
+    """Cuts the prompts `indices` (in order; sorted by length keeps padding low) into prefill
+    blocks, each left-padded to the bucket of its own longest prompt.
+
+    Rows per block: a power of two no larger than what is left (no padding rows to prefill, and
+    few distinct shapes), halved until the block fits `prefill_tokens` (rows x bucket); never
+    fewer than the data-parallel multiple, which a block is padded to anyway.
     """
-    order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
-    groups = []
-    for start in range(0, len(order), max_prompts):
-        indices = order[start:start + max_prompts]
-        bucket = bucket_for(len(prompts[indices[-1]]), buckets)
-        blocks, at = [], 0
-        while at < len(indices):
-            remaining = len(indices) - at
-            # Rows per block: a power of two no larger than what is left (no padding rows to
-            # prefill, and few distinct shapes), halved until the block fits the token budget;
-            # never fewer than the data-parallel multiple, which a block is padded to anyway.
-            rows = 1 << (remaining.bit_length() - 1)
-            if rows < batch_multiple:
-                rows = min(remaining, batch_multiple)
-            while rows > max(batch_multiple, 1):
-                last = indices[min(at + rows, len(indices)) - 1]
-                if rows * bucket_for(len(prompts[last]), buckets) <= prefill_tokens:
-                    break
-                rows = max(rows // 2, min(remaining, batch_multiple))
-            members = indices[at:at + rows]
-            length = bucket_for(len(prompts[members[-1]]), buckets)
-            tokens, valid = left_pad([prompts[i] for i in members],
-                                     _round_up(rows, batch_multiple), length, pad_id)
-            blocks.append(PromptBlock(members, tokens, valid))
-            at += len(members)
-        block_rows = sum(block.tokens.shape[0] for block in blocks)
-        rows = max(padded_batch_size(len(indices), batch_multiple, cap=max_prompts), block_rows)
-        groups.append(PromptGroup(blocks, bucket, _round_up(rows, batch_multiple)))
-    return groups
+    blocks, at = [], 0
+    while at < len(indices):
+        remaining = len(indices) - at
+        rows = 1 << (remaining.bit_length() - 1)
+        if rows < batch_multiple:
+            rows = min(remaining, batch_multiple)
+        while rows > max(batch_multiple, 1):
+            last = indices[min(at + rows, len(indices)) - 1]
+            if rows * bucket_for(len(prompts[last]), buckets) <= prefill_tokens:
+                break
+            rows = max(rows // 2, min(remaining, batch_multiple))
+        members = list(indices[at:at + rows])
+        length = max(bucket_for(len(prompts[i]), buckets) for i in members)
+        tokens, valid = left_pad([prompts[i] for i in members],
+                                 _round_up(len(members), batch_multiple), length, pad_id)
+        blocks.append(PromptBlock(members, tokens, valid))
+        at += len(members)
+    return blocks

@@ -1,25 +1,28 @@
-"""The device side of sampling: jitted prefill, start and decode loop.
+"""The device side of sampling: jitted prefill, insertion into the decode batch, decode loop.
 
 All are pure functions of (graphdef, state, batch arrays): the model is split once by the
 `Sampler` and merged inside the traced function, so a call costs no NNX graph traversal.
 
 - `prefill_block` runs a block of left-padded prompts [r, Tp] through the model into a KV cache
-  of exactly Tp slots and keeps the last position's logits. Prompts are prefilled in blocks
-  sized to their own length bucket, and only blocks holding real prompts run, so the decode
-  batch's padding rows and longer bucket cost no prefill.
+  of exactly Tp slots and keeps the last position's logits only.
 - `prefill_after_prefix` does the same for prompt suffixes after a shared prefix prefilled once
   (a Text-to-SQL prompt is mostly its database's schema, the same for every question on it).
-- `start` lays the blocks side by side in the decode batch's cache (capacity bucket +
-  max_new_tokens; every prompt ends at slot bucket - 1, so the rows decode in lock-step),
-  repeats each prompt's rows n times and picks every row's first token.
-- `decode` is a `lax.while_loop` that runs until a given step or until every row is done. The
-  host calls it once (no stop strings) or once per chunk of steps (to look for stop strings in
-  the decoded text between chunks).
+- `empty_state` is a decode batch of B rows with every row free; `insert` places prefilled
+  prompts into chosen free rows (a prompt's n samples into n rows: one prefill, n samples) and
+  picks each new row's first token.
+- `decode` is a `lax.while_loop` that generates one token per row and step until a given clock,
+  until every row is done, or until enough rows are done that the host should refill them.
 
-Row layout in the decode batch: prompt row p, sample j sits at row p * n + j. The prompt is
-prefilled once and its cache rows repeated n times: n samples cost one prefill, not n.
-Every row draws its tokens with its own key (from the caller's prompt index and sample index), so
-a row's samples do not depend on which other prompts share its batch.
+The cache is a ring of S slots per row: every row writes step t's key at slot t mod S (all rows
+at the same slot, so the write is one dynamic_update_slice), and a prompt inserted at clock t
+occupies the slots just before t mod S. A row's sequence (prompt bucket + max_new_tokens) fits in
+S slots, so it never overwrites its own past; attention in a decoding step reads every valid slot
+of the row, whatever their order. That is what lets a finished row take a queued prompt while
+the others keep decoding ("rows that never wait"), with no row moved and no slot compacted.
+
+Every row draws its tokens with its own key (from the caller's prompt index and sample index,
+folded with the row's own generation step), so a row's samples do not depend on which other
+prompts share its batch, nor on when it entered it.
 """
 
 from __future__ import annotations
@@ -42,7 +45,6 @@ class DecodeSpec:
     """Everything static about one generation: part of the compile key."""
 
     choice: TokenChoice
-    n: int
     max_new_tokens: int
     eos_ids: tuple[int, ...]
     pad_id: int
@@ -51,33 +53,41 @@ class DecodeSpec:
 @jax.tree_util.register_dataclass
 @dataclasses.dataclass
 class DecodeState:
-    """The loop carry. tokens/logprobs: [B, N] (pad id / 0 where a row generated nothing);
-    lengths: tokens generated per row, EOS included; next_position: the position of the token
-    fed next (the last one generated); step: columns filled so far, the same for every row;
-    row_keys: [B, 2] every row's PRNG key (step t draws with fold_in(row_key, t))."""
+    """The loop carry, B rows. tokens/logprobs: [B, N] the row's generated tokens (pad id / 0
+    past its length); lengths: [B] tokens generated so far by the row's current prompt, EOS
+    included (also the index of its next token); last_token: [B] the token fed next;
+    next_position: [B] its position; done: [B] (a free row is done); clock: the decode steps
+    taken by the batch (the ring's write slot is clock mod S); row_keys: [B, 2] every row's PRNG
+    key (generation step t draws with fold_in(row_key, t))."""
 
     cache: KVCache
     tokens: jax.Array
     logprobs: jax.Array
     lengths: jax.Array
+    last_token: jax.Array
     next_position: jax.Array
     done: jax.Array
-    step: jax.Array
+    clock: jax.Array
     row_keys: jax.Array
 
 
 @jax.tree_util.register_dataclass
 @dataclasses.dataclass
 class PrefillBlock:
-    """Prefilled prompts: k/v [layers, r, Tp, kv_heads, head_dim], positions/valid [r, Tp],
-    the last position's logits [r, vocab] and the position of the first generated token [r]."""
+    """Prefilled prompts: k/v one [r, kv_heads, Tp, head_dim] array per layer, positions/valid
+    [r, Tp], the last position's logits [r, vocab] and the position of the first generated
+    token [r]."""
 
-    k: jax.Array
-    v: jax.Array
+    k: tuple[jax.Array, ...]
+    v: tuple[jax.Array, ...]
     positions: jax.Array
     valid: jax.Array
     logits: jax.Array
     next_position: jax.Array
+
+    @property
+    def width(self) -> int:
+        return self.positions.shape[1]
 
 
 def batch_axes(mesh: Mesh) -> tuple[str, ...]:
@@ -111,30 +121,35 @@ def replicated(mesh: Mesh | None) -> NamedSharding | None:
 
 
 def cache_sharding(mesh: Mesh | None, num_kv_heads: int) -> NamedSharding | None:
-    """k/v [layers, batch, slots, kv_heads, head_dim]: the batch over the batch axes and, by the
-    rules table, the kv heads over "tensor" when it divides them (as the k/v projections leave
-    them), so no device holds another's heads."""
+    """A cache layer [batch, kv_heads, slots, head_dim]: the batch over the batch axes and, by
+    the rules table, the kv heads over "tensor" when it divides them (as the k/v projections
+    leave them), so no device holds another's heads."""
     if mesh is None:
         return None
     heads = partition_spec(("kv_heads",), (num_kv_heads,), mesh)
     axes = batch_axes(mesh)
-    return NamedSharding(mesh, P(None, axes if axes else None, None, *heads, None))
+    return NamedSharding(mesh, P(axes if axes else None, *heads, None, None))
 
 
-def state_shardings(mesh: Mesh | None, num_kv_heads: int) -> DecodeState | None:
+def _layers(sharding, num_layers: int):
+    return tuple(sharding for _ in range(num_layers))
+
+
+def state_shardings(mesh: Mesh | None, num_kv_heads: int, num_layers: int) -> DecodeState | None:
     if mesh is None:
         return None
-    kv = cache_sharding(mesh, num_kv_heads)
+    kv = _layers(cache_sharding(mesh, num_kv_heads), num_layers)
     cache = KVCache(k=kv, v=kv, positions=batch_sharding(mesh, 2), valid=batch_sharding(mesh, 2))
     rows, rows_by = batch_sharding(mesh, 1), batch_sharding(mesh, 2)
     return DecodeState(cache=cache, tokens=rows_by, logprobs=rows_by, lengths=rows,
-                       next_position=rows, done=rows, step=replicated(mesh), row_keys=rows_by)
+                       last_token=rows, next_position=rows, done=rows, clock=replicated(mesh),
+                       row_keys=rows_by)
 
 
-def block_shardings(mesh: Mesh | None, num_kv_heads: int) -> PrefillBlock | None:
+def block_shardings(mesh: Mesh | None, num_kv_heads: int, num_layers: int) -> PrefillBlock | None:
     if mesh is None:
         return None
-    kv = cache_sharding(mesh, num_kv_heads)
+    kv = _layers(cache_sharding(mesh, num_kv_heads), num_layers)
     rows_by = batch_sharding(mesh, 2)
     return PrefillBlock(k=kv, v=kv, positions=rows_by, valid=rows_by, logits=rows_by,
                         next_position=batch_sharding(mesh, 1))
@@ -179,20 +194,29 @@ def _is_eos(tokens: jax.Array, eos_ids: Sequence[int]) -> jax.Array:
     return jnp.isin(tokens, jnp.asarray(eos_ids, jnp.int32))
 
 
-def _step_keys(row_keys: jax.Array, step) -> jax.Array:
-    return jax.vmap(jax.random.fold_in, in_axes=(0, None))(row_keys, step)
+def _step_keys(row_keys: jax.Array, steps: jax.Array) -> jax.Array:
+    """Every row's key for its own generation step steps[b]."""
+    return jax.vmap(jax.random.fold_in)(row_keys, steps)
 
 
-def prefill_block(graphdef, state, tokens, valid, *, mesh: Mesh | None) -> PrefillBlock:
+def _constrain_cache(cache: KVCache, shardings: PrefillBlock | None) -> KVCache:
+    if shardings is None:
+        return cache
+    return KVCache(k=tuple(_constrain(x, sh) for x, sh in zip(cache.k, shardings.k)),
+                   v=tuple(_constrain(x, sh) for x, sh in zip(cache.v, shardings.v)),
+                   positions=_constrain(cache.positions, shardings.positions),
+                   valid=_constrain(cache.valid, shardings.valid))
+
+
+def prefill_block(graphdef, state, tokens, valid, *, mesh: Mesh | None,
+                  cache_dtype=None) -> PrefillBlock:
     """Runs left-padded prompts [r, Tp] through the model into a cache of Tp slots."""
     model = nnx.merge(graphdef, state)
     rows, length = tokens.shape
     positions = jnp.maximum(jnp.cumsum(valid, axis=1) - 1, 0).astype(jnp.int32)
-    cache = KVCache.empty(model.config, rows, length)
-    shardings = block_shardings(mesh, model.config.num_kv_heads)
-    if shardings is not None:
-        cache = KVCache(k=_constrain(cache.k, shardings.k), v=_constrain(cache.v, shardings.v),
-                        positions=cache.positions, valid=cache.valid)
+    cache = KVCache.empty(model.config, rows, length, cache_dtype)
+    cache = _constrain_cache(cache, block_shardings(mesh, model.config.num_kv_heads,
+                                                    model.config.num_layers))
     hidden, cache = model.hidden_states(tokens, positions, valid, cache, 0)
     # Left padding puts every prompt's last token in the last column: only it needs logits.
     logits = model.logits_from_hidden(hidden[:, -1:, :])[:, 0, :]
@@ -209,104 +233,121 @@ def prefill_after_prefix(graphdef, state, prefix: PrefillBlock, tokens, valid, *
     the prefix once per row."""
     model = nnx.merge(graphdef, state)
     rows, length = tokens.shape
-    width = prefix.positions.shape[1]
 
-    def widen(x, row_axis):  # the prefix's row for every row, then empty suffix slots
-        x = jnp.take(x, jnp.zeros((rows,), jnp.int32), axis=row_axis)
+    def widen(x, slot_axis):  # the prefix's row for every row, then empty suffix slots
+        x = jnp.take(x, jnp.zeros((rows,), jnp.int32), axis=0)
         pad = [(0, 0)] * x.ndim
-        pad[row_axis + 1] = (0, length)
+        pad[slot_axis] = (0, length)
         return jnp.pad(x, pad)
 
-    cache = KVCache(k=widen(prefix.k, 1), v=widen(prefix.v, 1),
-                    positions=widen(prefix.positions, 0), valid=widen(prefix.valid, 0))
-    shardings = block_shardings(mesh, model.config.num_kv_heads)
-    if shardings is not None:
-        cache = KVCache(k=_constrain(cache.k, shardings.k), v=_constrain(cache.v, shardings.v),
-                        positions=_constrain(cache.positions, shardings.positions),
-                        valid=_constrain(cache.valid, shardings.valid))
+    cache = KVCache(k=tuple(widen(x, 2) for x in prefix.k), v=tuple(widen(x, 2) for x in prefix.v),
+                    positions=widen(prefix.positions, 1), valid=widen(prefix.valid, 1))
+    cache = _constrain_cache(cache, block_shardings(mesh, model.config.num_kv_heads,
+                                                    model.config.num_layers))
     positions = prefix.next_position[0] + jnp.maximum(jnp.cumsum(valid, axis=1) - 1, 0)
     positions = positions.astype(jnp.int32)
-    hidden, cache = model.hidden_states(tokens, positions, valid, cache, width)
+    hidden, cache = model.hidden_states(tokens, positions, valid, cache, prefix.width)
     logits = model.logits_from_hidden(hidden[:, -1:, :])[:, 0, :]
     return PrefillBlock(k=cache.k, v=cache.v, positions=cache.positions, valid=cache.valid,
                         logits=logits, next_position=positions[:, -1] + 1)
 
 
-def start(blocks: tuple[PrefillBlock, ...], row_keys, temperature, top_p, *, spec: DecodeSpec,
-          prompt_rows: int, bucket: int) -> DecodeState:
-    """The decode state of `prompt_rows` * n rows from the prefilled blocks (in order; rows past
-    the blocks' are batch padding, done from the start), with every row's first token chosen.
-    row_keys: [prompt_rows * n, 2]."""
-    capacity = bucket + spec.max_new_tokens
-
-    def slots(x, axis, before):  # pad the slot axis to the decode cache's layout
-        widths = [(0, 0)] * x.ndim
-        widths[axis] = (before, capacity - bucket)
-        return jnp.pad(x, widths)
-
-    def rows(parts, axis):  # blocks side by side, then empty rows up to prompt_rows
-        x = jnp.concatenate(parts, axis=axis)
-        widths = [(0, 0)] * x.ndim
-        widths[axis] = (0, prompt_rows - x.shape[axis])
-        x = jnp.pad(x, widths)
-        return jnp.repeat(x, spec.n, axis=axis) if spec.n > 1 else x
-
-    def cache_field(name, axis):
-        return rows([slots(getattr(b, name), axis + 1, bucket - b.positions.shape[1])
-                     for b in blocks], axis)
-
-    cache = KVCache(k=cache_field("k", 1), v=cache_field("v", 1),
-                    positions=cache_field("positions", 0), valid=cache_field("valid", 0))
-    logits = rows([b.logits for b in blocks], 0)
-    next_position = rows([b.next_position for b in blocks], 0)
-    active = jnp.any(cache.valid, axis=1)  # False for padding rows
-    token, logprob = choose_tokens(_step_keys(row_keys, 0), logits, spec.choice, temperature, top_p)
-    token = jnp.where(active, token, spec.pad_id)
-    logprob = jnp.where(active, logprob, 0.0)
-    total = prompt_rows * spec.n
-    out_tokens = jnp.full((total, spec.max_new_tokens), spec.pad_id, jnp.int32).at[:, 0].set(token)
-    out_logprobs = jnp.zeros((total, spec.max_new_tokens), jnp.float32).at[:, 0].set(logprob)
+def empty_state(config, *, rows: int, capacity: int, max_new_tokens: int, pad_id: int,
+                cache_dtype=None) -> DecodeState:
+    """A decode batch of `rows` free rows over a ring of `capacity` slots."""
     return DecodeState(
-        cache=cache,
-        tokens=out_tokens,
-        logprobs=out_logprobs,
-        lengths=active.astype(jnp.int32),
-        next_position=next_position,
-        done=~active | _is_eos(token, spec.eos_ids),
-        step=jnp.asarray(1, jnp.int32),
-        row_keys=row_keys,
+        cache=KVCache.empty(config, rows, capacity, cache_dtype),
+        tokens=jnp.full((rows, max_new_tokens), pad_id, jnp.int32),
+        logprobs=jnp.zeros((rows, max_new_tokens), jnp.float32),
+        lengths=jnp.zeros((rows,), jnp.int32),
+        last_token=jnp.full((rows,), pad_id, jnp.int32),
+        next_position=jnp.zeros((rows,), jnp.int32),
+        done=jnp.ones((rows,), bool),
+        clock=jnp.asarray(0, jnp.int32),
+        row_keys=jnp.zeros((rows, 2), jnp.uint32),
     )
 
 
-def decode(graphdef, state, carry: DecodeState, end_step, temperature, top_p, *,
+def insert(carry: DecodeState, block: PrefillBlock, source, dest, keys, temperature, top_p, *,
            spec: DecodeSpec) -> DecodeState:
-    """Generates one token per step for every row until `end_step` columns are filled or every
-    row is done. A done row keeps running in lock-step but records the pad id and log-prob 0."""
+    """Places block rows `source` [m] into decode rows `dest` [m] (a destination past the last
+    row drops its entry: block padding), with row keys `keys` [m, 2], and picks each new row's
+    first token from the block's logits. The prompt's slots end just before the ring's next
+    write slot, so the row continues decoding in lock-step with the others."""
+    capacity = carry.cache.capacity
+    width = block.width
+    shift = (carry.clock % capacity - width) % capacity
+    # Slot s of the ring holds block column (s - shift) mod S; columns past the block are empty.
+    columns = (jnp.arange(capacity) - shift) % capacity
+
+    def ring(x, slot_axis):
+        x = jnp.take(x, source, axis=0)
+        pad = [(0, 0)] * x.ndim
+        pad[slot_axis] = (0, capacity - width)
+        return jnp.take(jnp.pad(x, pad), columns, axis=slot_axis)
+
+    def put(target, values):
+        return target.at[dest].set(values.astype(target.dtype), mode="drop")
+
+    cache = KVCache(
+        k=tuple(put(c, ring(b, 2)) for c, b in zip(carry.cache.k, block.k)),
+        v=tuple(put(c, ring(b, 2)) for c, b in zip(carry.cache.v, block.v)),
+        positions=put(carry.cache.positions, ring(block.positions, 1)),
+        valid=put(carry.cache.valid, ring(block.valid, 1)),
+    )
+    logits = jnp.take(block.logits, source, axis=0)
+    token, logprob = choose_tokens(_step_keys(keys, jnp.zeros(keys.shape[:1], jnp.int32)), logits,
+                                   spec.choice, temperature, top_p)
+    first_tokens = jnp.full((source.shape[0], spec.max_new_tokens), spec.pad_id, jnp.int32)
+    first_logprobs = jnp.zeros((source.shape[0], spec.max_new_tokens), jnp.float32)
+    done = _is_eos(token, spec.eos_ids) | (spec.max_new_tokens <= 1)
+    return DecodeState(
+        cache=cache,
+        tokens=put(carry.tokens, first_tokens.at[:, 0].set(token)),
+        logprobs=put(carry.logprobs, first_logprobs.at[:, 0].set(logprob)),
+        lengths=put(carry.lengths, jnp.ones_like(token)),
+        last_token=put(carry.last_token, token),
+        next_position=put(carry.next_position, jnp.take(block.next_position, source)),
+        done=put(carry.done, done),
+        clock=carry.clock,
+        row_keys=put(carry.row_keys, keys),
+    )
+
+
+def decode(graphdef, state, carry: DecodeState, end_clock, done_target, temperature, top_p, *,
+           spec: DecodeSpec) -> DecodeState:
+    """Generates one token per step for every unfinished row until the clock reaches
+    `end_clock`, every row is done, or at least `done_target` rows are done. A done row keeps
+    running in lock-step but records nothing."""
     model = nnx.merge(graphdef, state)
-    bucket = carry.cache.capacity - spec.max_new_tokens
+    capacity = carry.cache.capacity
     rows = carry.tokens.shape[0]
+    row_index = jnp.arange(rows)
 
     def unfinished(c: DecodeState):
-        return (c.step < end_step) & ~jnp.all(c.done)
+        done = jnp.sum(c.done.astype(jnp.int32))
+        return (c.clock < end_clock) & (done < jnp.minimum(done_target, rows))
 
     def step(c: DecodeState) -> DecodeState:
-        last = jax.lax.dynamic_slice_in_dim(c.tokens, c.step - 1, 1, axis=1)
-        logits, cache = model(last, c.next_position[:, None], jnp.ones((rows, 1), bool),
-                              cache=c.cache, write_index=bucket + c.step - 1)
-        token, logprob = choose_tokens(_step_keys(c.row_keys, c.step), logits[:, 0, :],
+        logits, cache = model(c.last_token[:, None], c.next_position[:, None],
+                              jnp.ones((rows, 1), bool), cache=c.cache,
+                              write_index=c.clock % capacity)
+        token, logprob = choose_tokens(_step_keys(c.row_keys, c.lengths), logits[:, 0, :],
                                        spec.choice, temperature, top_p)
         active = ~c.done
-        token = jnp.where(active, token, spec.pad_id)
-        logprob = jnp.where(active, logprob, 0.0)
+        # A done row's column index is out of range, so its write is dropped.
+        column = jnp.where(active, c.lengths, spec.max_new_tokens)
+        lengths = c.lengths + active.astype(jnp.int32)
+        finished = _is_eos(token, spec.eos_ids) | (lengths >= spec.max_new_tokens)
         return DecodeState(
             cache=cache,
-            tokens=jax.lax.dynamic_update_slice_in_dim(c.tokens, token[:, None], c.step, axis=1),
-            logprobs=jax.lax.dynamic_update_slice_in_dim(c.logprobs, logprob[:, None], c.step,
-                                                         axis=1),
-            lengths=c.lengths + active.astype(jnp.int32),
-            next_position=c.next_position + 1,
-            done=c.done | (active & _is_eos(token, spec.eos_ids)),
-            step=c.step + 1,
+            tokens=c.tokens.at[row_index, column].set(token, mode="drop"),
+            logprobs=c.logprobs.at[row_index, column].set(logprob, mode="drop"),
+            lengths=lengths,
+            last_token=jnp.where(active, token, c.last_token),
+            next_position=c.next_position + active.astype(jnp.int32),
+            done=c.done | (active & finished),
+            clock=c.clock + 1,
             row_keys=c.row_keys,
         )
 
@@ -314,51 +355,63 @@ def decode(graphdef, state, carry: DecodeState, end_step, temperature, top_p, *,
 
 
 class CompiledSampling:
-    """The jitted prefill, start and decode for one model structure (graphdef) and mesh.
+    """The jitted prefill, insertion and decode for one model structure (graphdef) and mesh.
 
     Functions are jitted once here; jax caches one executable per static arguments and input
-    shapes. Prefill compiles per (block rows, prompt bucket), independently of the decode
-    batch; `start` has no model in it and compiles in a moment. The decode carry is donated, so
-    the cache is updated in place across chunks.
+    shapes. Prefill compiles per (block rows, prompt bucket), independently of the decode batch;
+    `insert` has no model in it and compiles in a moment. The decode carry is donated to
+    `insert` and `decode`, so the cache is updated in place across calls.
     """
 
-    def __init__(self, graphdef, mesh: Mesh | None, num_kv_heads: int):
+    def __init__(self, graphdef, mesh: Mesh | None, config):
         self.mesh = mesh
+        heads, layers = config.num_kv_heads, config.num_layers
+        blocks = block_shardings(mesh, heads, layers)
+        states = state_shardings(mesh, heads, layers)
         self._prefill = jax.jit(
-            lambda state, tokens, valid: prefill_block(graphdef, state, tokens, valid, mesh=mesh),
-            out_shardings=block_shardings(mesh, num_kv_heads))
+            lambda state, tokens, valid, cache_dtype: prefill_block(
+                graphdef, state, tokens, valid, mesh=mesh, cache_dtype=cache_dtype),
+            static_argnums=(3,), out_shardings=blocks)
         self._prefill_after = jax.jit(
             lambda state, prefix, tokens, valid: prefill_after_prefix(
                 graphdef, state, prefix, tokens, valid, mesh=mesh),
-            out_shardings=block_shardings(mesh, num_kv_heads))
-        self._start = jax.jit(
-            lambda blocks, row_keys, temperature, top_p, spec, prompt_rows, bucket: start(
-                blocks, row_keys, temperature, top_p, spec=spec, prompt_rows=prompt_rows,
-                bucket=bucket),
-            static_argnums=(4, 5, 6), out_shardings=state_shardings(mesh, num_kv_heads))
+            out_shardings=blocks)
+        self._empty = jax.jit(
+            lambda rows, capacity, max_new_tokens, pad_id, cache_dtype: empty_state(
+                config, rows=rows, capacity=capacity, max_new_tokens=max_new_tokens,
+                pad_id=pad_id, cache_dtype=cache_dtype),
+            static_argnums=(0, 1, 2, 3, 4), out_shardings=states)
+        self._insert = jax.jit(
+            lambda carry, block, source, dest, keys, temperature, top_p, spec: insert(
+                carry, block, source, dest, keys, temperature, top_p, spec=spec),
+            static_argnums=(7,), donate_argnums=(0,), out_shardings=states)
         self._decode = jax.jit(
-            lambda state, carry, end_step, temperature, top_p, spec: decode(
-                graphdef, state, carry, end_step, temperature, top_p, spec=spec),
-            static_argnums=(5,), donate_argnums=(1,),
-            out_shardings=state_shardings(mesh, num_kv_heads))
+            lambda state, carry, end_clock, done_target, temperature, top_p, spec: decode(
+                graphdef, state, carry, end_clock, done_target, temperature, top_p, spec=spec),
+            static_argnums=(6,), donate_argnums=(1,), out_shardings=states)
 
-    def prefill(self, state, tokens, valid) -> PrefillBlock:
+    def prefill(self, state, tokens, valid, cache_dtype=None) -> PrefillBlock:
         with _mesh_context(self.mesh):
-            return self._prefill(state, tokens, valid)
+            return self._prefill(state, tokens, valid, cache_dtype)
 
     def prefill_after(self, state, prefix: PrefillBlock, tokens, valid) -> PrefillBlock:
         with _mesh_context(self.mesh):
             return self._prefill_after(state, prefix, tokens, valid)
 
-    def start(self, blocks, row_keys, temperature, top_p, spec: DecodeSpec, prompt_rows: int,
-              bucket: int) -> DecodeState:
+    def empty(self, rows: int, capacity: int, max_new_tokens: int, pad_id: int,
+              cache_dtype=None) -> DecodeState:
         with _mesh_context(self.mesh):
-            return self._start(tuple(blocks), row_keys, temperature, top_p, spec, prompt_rows,
-                               bucket)
+            return self._empty(rows, capacity, max_new_tokens, pad_id, cache_dtype)
 
-    def decode(self, state, carry, end_step, temperature, top_p, spec: DecodeSpec) -> DecodeState:
+    def insert(self, carry, block, source, dest, keys, temperature, top_p,
+               spec: DecodeSpec) -> DecodeState:
         with _mesh_context(self.mesh):
-            return self._decode(state, carry, end_step, temperature, top_p, spec)
+            return self._insert(carry, block, source, dest, keys, temperature, top_p, spec)
+
+    def decode(self, state, carry, end_clock, done_target, temperature, top_p,
+               spec: DecodeSpec) -> DecodeState:
+        with _mesh_context(self.mesh):
+            return self._decode(state, carry, end_clock, done_target, temperature, top_p, spec)
 
 
 class _NoContext:

@@ -5,10 +5,14 @@
                                                               temperature=0.8, stop=("\\n\\n",)))
     completions[i][j]  # prompt i, sample j: token_ids, text, logprobs, finish_reason
 
-Prompts are sorted by length, grouped, left-padded to a length bucket and run through the jitted
-prefill and decode loop of `spft_jax.sampling.decode`. Without stop strings the decode loop runs
-in one device call; with them, in chunks of `stop_check_interval` steps with a host-side look at
-the decoded text in between. Log-probs are those of the model's own distribution (log_softmax
+Prompts are sorted by length and queued; a decode batch of at most `max_batch_rows` rows takes
+them in prefill blocks (left-padded to a length bucket) and runs the jitted decode loop of
+`spft_jax.sampling.decode`. When a row finishes (EOS, max_new_tokens or a stop string), its
+result is read and a queued prompt takes its place while the other rows keep going, so no row
+idles until the longest of its batch ends. A common token prefix of the prompts (a Text-to-SQL
+prompt's schema) is prefilled once and shared by every row. The host looks at the batch between
+device calls: when enough rows are done to refill, and every `stop_check_interval` steps when
+stop strings are set. Log-probs are those of the model's own distribution (log_softmax
 of the raw logits, temperature 1, before any top-k/top-p), whatever the sampling settings.
 """
 
@@ -16,7 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from typing import Protocol
 
 import jax
@@ -30,11 +34,15 @@ from spft_jax.models.decoder import Decoder
 from spft_jax.parallel.distributed import put_global, to_host
 from spft_jax.sampling import batching
 from spft_jax.sampling.decode import (
-    CompiledSampling, DecodeSpec, auto_mesh, batch_multiple, batch_sharding, on_mesh, replicated,
+    CompiledSampling, DecodeSpec, DecodeState, PrefillBlock, auto_mesh, batch_multiple,
+    batch_sharding, on_mesh, replicated,
 )
 from spft_jax.sampling.filters import TokenChoice
 from spft_jax.sampling.params import SamplingParams, check_prompts
 from spft_jax.sampling.stops import StopMatch, find_stop
+
+# A common prefix shorter than this is not worth a prefill call of its own.
+MIN_SHARED_PREFIX = 32
 
 class TextDecoder(Protocol):
     def decode(self, ids: Sequence[int]) -> str: ...
@@ -99,10 +107,22 @@ class GeneratedArrays:
 
 
 @functools.lru_cache(maxsize=8)
-def _compiled_for(graphdef, mesh: Mesh | None, num_kv_heads: int) -> CompiledSampling:
+def _compiled_for(graphdef, mesh: Mesh | None, config) -> CompiledSampling:
     # Shared by every Sampler over the same model structure, so a new Sampler for new weights
     # (each self-play iteration) reuses the compiled executables.
-    return CompiledSampling(graphdef, mesh, num_kv_heads)
+    return CompiledSampling(graphdef, mesh, config)
+
+
+def common_prefix(sequences: Sequence[Sequence[int]]) -> list[int]:
+    """The longest common prefix, less one token, so every sequence keeps a suffix."""
+    first = list(sequences[0])
+    length = min(len(s) for s in sequences) - 1
+    for other in sequences[1:]:
+        at = 0
+        while at < length and other[at] == first[at]:
+            at += 1
+        length = at
+    return first[:max(length, 0)]
 
 
 class Sampler:
@@ -118,15 +138,23 @@ class Sampler:
     the first EOS id.
     prompt_buckets: allowed padded prompt lengths (default: powers of two from 16 and their
     midpoints, see `batching.default_buckets`);
-    max_batch_rows: rows (prompts x n) decoded together; more prompts run in several loops;
+    max_batch_rows: rows (prompts x n) decoded together; more prompts queue and take the rows
+    of finished ones;
     prefill_tokens: prompt tokens (rows x bucket) per prefill call, which bounds the memory of
-    prefill attention.
+    prefill attention;
+    cache_dtype: the KV cache's dtype (default: the model's compute dtype); "bfloat16" halves
+    the bytes every decode step reads, at bf16 precision for keys and values;
+    share_prefix: prefill the prompts' common token prefix once (when at least
+    MIN_SHARED_PREFIX tokens) instead of once per prompt; the results are the same;
+    refill: let queued prompts take the rows of finished ones (False: a new batch starts only
+    when every row of the last one is done, as plain batched generation does).
     """
 
     def __init__(self, model: Decoder, tokenizer: TextDecoder | None = None, *,
                  mesh: Mesh | None = None, eos_token_ids: Sequence[int] | None = None,
                  pad_token_id: int | None = None, prompt_buckets: Sequence[int] | None = None,
-                 max_batch_rows: int = 256, prefill_tokens: int = 8192):
+                 max_batch_rows: int = 256, prefill_tokens: int = 8192,
+                 cache_dtype: str | None = None, share_prefix: bool = True, refill: bool = True):
         self.config = model.config
         self.tokenizer = tokenizer
         self.mesh = mesh = auto_mesh(mesh)
@@ -143,35 +171,51 @@ class Sampler:
             eos_token_ids if eos_token_ids is not None else _tokenizer_eos(tokenizer, self.config)))
         self.pad_token_id = int(pad_token_id if pad_token_id is not None
                                 else _tokenizer_pad(tokenizer, self.eos_token_ids))
+        try:
+            self.cache_dtype = None if cache_dtype is None else jnp.dtype(cache_dtype)
+        except TypeError:
+            raise ConfigError(f"sampler field 'cache_dtype': not a dtype: {cache_dtype!r}") from None
+        self.share_prefix = bool(share_prefix)
+        self.refill = bool(refill)
         graphdef, state = nnx.split(model)
         self.state = on_mesh(state, mesh)
-        self._compiled = _compiled_for(graphdef, mesh, self.config.num_kv_heads)
+        self._compiled = _compiled_for(graphdef, mesh, self.config)
 
     def set_weights(self, model: Decoder) -> None:
         """Samples from new weights of the same architecture (no recompilation)."""
         graphdef, state = nnx.split(model)
-        if _compiled_for(graphdef, self.mesh, model.config.num_kv_heads) is not self._compiled:
+        if _compiled_for(graphdef, self.mesh, model.config) is not self._compiled:
             raise ConfigError("sampler: the new model has a different structure; "
                               "build a new Sampler")
         self.state = on_mesh(state, self.mesh)
 
     def generate(self, prompts: Sequence[Sequence[int]],
                  params: SamplingParams = SamplingParams(),
-                 prefix: Sequence[int] | None = None) -> list[list[Completion]]:
+                 prefix: Sequence[int] | None = None,
+                 families: Sequence[Hashable] | None = None,
+                 progress: Callable[[int], None] | None = None) -> list[list[Completion]]:
         """completions[i][j]: prompt i, sample j. With `prefix`, prompt i is prefix + prompts[i]
-        and the prefix is prefilled once for all of them (the results are the same)."""
-        return self.generate_arrays(prompts, params, prefix).completions()
+        and the prefix is prefilled once for all of them (the results are the same). With
+        `families` (one key per prompt, e.g. the database), each family's common token prefix
+        is prefilled once; without either, the prompts' common prefix is (`share_prefix`).
+        `progress(k)` is called as k more prompts have all their samples done."""
+        return self.generate_arrays(prompts, params, prefix, families, progress).completions()
 
     def generate_arrays(self, prompts: Sequence[Sequence[int]],
                         params: SamplingParams = SamplingParams(),
-                        prefix: Sequence[int] | None = None) -> GeneratedArrays:
+                        prefix: Sequence[int] | None = None,
+                        families: Sequence[Hashable] | None = None,
+                        progress: Callable[[int], None] | None = None) -> GeneratedArrays:
         prompts = check_prompts(prompts, self.config.vocab_size)
-        shared = None
-        if prefix is not None and len(prefix):
-            (prefix_ids,) = check_prompts([prefix], self.config.vocab_size)
-            shared = self._prefill_prefix(prefix_ids)
         if params.stop and self.tokenizer is None:
             raise ConfigError("sampling field 'stop': stop strings need a sampler with a tokenizer")
+        if families is not None and len(families) != len(prompts):
+            raise ConfigError(f"sampler: {len(families)} family keys for {len(prompts)} prompts")
+        if prefix is not None and len(prefix):
+            (prefix_ids,) = check_prompts([prefix], self.config.vocab_size)
+            work = _Work(prompts, [0] * len(prompts), [prefix_ids])
+        else:
+            work = _Work.split(prompts, families, self.share_prefix)
         n, steps = params.n, params.max_new_tokens
         rows = len(prompts) * n
         result = GeneratedArrays(
@@ -179,17 +223,22 @@ class Sampler:
             logprobs=np.zeros((rows, steps), np.float32), lengths=np.zeros(rows, np.int32),
             texts=[""] * rows, finish_reasons=["length"] * rows, stops=[None] * rows, n=n)
         spec = DecodeSpec(
-            choice=TokenChoice.from_params(params, self.config.vocab_size), n=n,
+            choice=TokenChoice.from_params(params, self.config.vocab_size),
             max_new_tokens=steps, eos_ids=() if params.ignore_eos else self.eos_token_ids,
             pad_id=self.pad_token_id)
-        max_prompts = max(1, self.max_batch_rows // n)
-        groups = batching.group_prompts(prompts, max_prompts, self.prompt_buckets,
-                                        self.batch_multiple, self.pad_token_id, self.prefill_tokens)
-        for group in groups:
-            self._run_group(group, spec, params, result, shared)
+        order = work.queue_order()
+        if not order:
+            return result
+        if self.refill:
+            self._run_queue(work, order, spec, params, result, progress)
+        else:  # one batch after another, each until its last row is done
+            batch_prompts = max(1, self.max_batch_rows // n)
+            for start in range(0, len(order), batch_prompts):
+                self._run_queue(work, order[start:start + batch_prompts], spec, params, result,
+                                progress)
         return result
 
-    def _prefill_prefix(self, prefix: list[int]):
+    def _prefill_prefix(self, prefix: list[int]) -> PrefillBlock:
         """The prefix prefilled once (left-padded to its bucket, as many rows as the batch axes
         need, all the same)."""
         width = batching.bucket_for(len(prefix), self.prompt_buckets)
@@ -197,89 +246,233 @@ class Sampler:
                                           width, self.pad_token_id)
         put = _placer(self.mesh)
         return self._compiled.prefill(self.state, put(tokens, batch_sharding(self.mesh, 2)),
-                                      put(valid, batch_sharding(self.mesh, 2)))
+                                      put(valid, batch_sharding(self.mesh, 2)), self.cache_dtype)
 
-    def _run_group(self, group: batching.PromptGroup, spec: DecodeSpec, params: SamplingParams,
-                   result: GeneratedArrays, prefix=None) -> None:
-        mesh, n, steps = self.mesh, spec.n, spec.max_new_tokens
+    def _run_queue(self, work: "_Work", order: list[int], spec: DecodeSpec,
+                   params: SamplingParams, result: GeneratedArrays,
+                   progress: Callable[[int], None] | None) -> None:
+        """Generates for prompts `order` (queued in that order) through one decode batch whose
+        finished rows take the next queued prompts."""
+        mesh, n, steps = self.mesh, params.n, spec.max_new_tokens
         put = _placer(mesh)
         temperature = put(np.float32(params.temperature or 1.0), replicated(mesh))
         top_p = put(np.float32(params.top_p), replicated(mesh))
-        blocks = []
-        for block in group.blocks:
-            tokens = put(block.tokens, batch_sharding(mesh, 2))
-            valid = put(block.valid, batch_sharding(mesh, 2))
-            blocks.append(self._compiled.prefill(self.state, tokens, valid) if prefix is None
-                          else self._compiled.prefill_after(self.state, prefix, tokens, valid))
-        bucket = group.bucket + (0 if prefix is None else prefix.positions.shape[1])
-        # Row r of the decode batch is prompt row r // n, sample r % n; it is written to output
-        # row prompt_index * n + sample, and draws with a key made from that output row.
-        outputs = np.array([p * n + j if p >= 0 else -1
-                            for p in group.row_prompts for j in range(n)], np.int64)
-        row_keys = _row_keys(params.seed, outputs)
-        carry = self._compiled.start(blocks, put(row_keys, batch_sharding(mesh, 2)), temperature,
-                                     top_p, spec, group.rows, bucket)
-        del blocks  # their arrays now live on in the decode cache only
-        real = np.flatnonzero(outputs >= 0)
-        matches: dict[int, StopMatch] = {}
-        checked = np.zeros(len(outputs), np.int64)
+        cap = max(self.max_batch_rows, n)
+        batch = batching.padded_batch_size(min(len(order) * n, cap), self.batch_multiple, cap=cap)
+        capacity = batching.ring_capacity(max(work.width(i, self.prompt_buckets) for i in order),
+                                          steps)
+        carry = self._compiled.empty(batch, capacity, steps, self.pad_token_id, self.cache_dtype)
+        # Row r of the decode batch holds output row holder[r] (prompt * n + sample), -1: free.
+        holder = np.full(batch, -1, np.int64)
+        samples_left = {}  # prompt -> its samples not yet done
+        queue = list(order)
+        prefixes = _PrefixCache(self, work)
+        stops = _StopWatch(self, params) if params.stop else None
+        # Refill once this many rows are free (or when the queue is shorter): fewer, larger
+        # prefill and insert calls, at the price of a few idle rows in between.
+        refill_rows = max(n, batch // 8)
         while True:
-            step = int(to_host(carry.step))
-            done = np.array(to_host(carry.done))  # a writable copy: stop matches mark rows done
-            if params.stop and self._check_stops(carry, params, real, checked, matches, done):
-                carry = dataclasses.replace(carry, done=put(done, batch_sharding(mesh, 1)))
-            if step >= steps or done.all():
-                break
-            end = min(step + params.stop_check_interval, steps) if params.stop else steps
+            free = np.flatnonzero(holder < 0)
+            take = min(len(free) // n, len(queue))
+            if take:
+                taken, queue = queue[:take], queue[take:]
+                samples_left.update((i, n) for i in taken)
+                carry = self._fill(carry, work, taken, free, holder, spec, params, prefixes,
+                                   temperature, top_p)
+                if stops is not None:
+                    stops.reset(free[:take * n])
+            if (holder < 0).all():
+                return
+            done_now = int(np.sum(holder < 0))
+            want = min(refill_rows, len(queue) * n)
+            target = done_now + want if want else batch
+            clock = int(to_host(carry.clock))
+            end = clock + (params.stop_check_interval if stops is not None else steps)
             carry = self._compiled.decode(self.state, carry, put(np.int32(end), replicated(mesh)),
-                                          temperature, top_p, spec)
-        tokens, logprobs = to_host(carry.tokens), to_host(carry.logprobs)
-        lengths = to_host(carry.lengths)
-        for row in real:
-            out = int(outputs[row])
-            length = int(lengths[row])
-            match = matches.get(row)
-            if match is not None:
-                length = match.length
-            ids = tokens[row, :length]
-            result.tokens[out, :length] = ids
-            result.logprobs[out, :length] = logprobs[row, :length]
-            result.lengths[out] = length
-            if match is not None:
-                result.finish_reasons[out], result.texts[out] = "stop", match.text
-                result.stops[out] = match.stop
-                continue
-            ended_on_eos = length > 0 and int(ids[-1]) in spec.eos_ids
-            result.finish_reasons[out] = "eos" if ended_on_eos else "length"
-            result.texts[out] = self._decode(ids[:-1] if ended_on_eos else ids)
+                                          put(np.int32(target), replicated(mesh)), temperature,
+                                          top_p, spec)
+            done = np.array(to_host(carry.done))  # a writable copy: stop matches mark rows done
+            tokens, logprobs = to_host(carry.tokens), to_host(carry.logprobs)
+            lengths = to_host(carry.lengths)
+            live = np.flatnonzero(holder >= 0)
+            if stops is not None and stops.check(tokens, lengths, live, done):
+                carry = dataclasses.replace(carry, done=put(done, batch_sharding(mesh, 1)))
+            finished = 0
+            for row in live[done[live]]:
+                out = int(holder[row])
+                self._record(result, out, tokens[row], logprobs[row], int(lengths[row]), spec,
+                             None if stops is None else stops.pop(row))
+                holder[row] = -1
+                samples_left[out // n] -= 1
+                finished += samples_left[out // n] == 0
+            if progress is not None and finished:
+                progress(finished)
 
-    def _check_stops(self, carry, params: SamplingParams, rows: np.ndarray, checked: np.ndarray,
-                     matches: dict[int, StopMatch], done: np.ndarray) -> bool:
-        """Looks for stop strings in the new tokens of `rows`; marks matched rows done in `done`.
-        Returns whether any row newly matched."""
-        tokens, lengths = to_host(carry.tokens), to_host(carry.lengths)
-        eos = set(self.eos_token_ids) if not params.ignore_eos else set()
-        found = False
-        for row in rows:
-            length = int(lengths[row])
-            if row in matches or length <= checked[row]:
-                continue
-            ids = tokens[row, :length].tolist()
-            if ids and ids[-1] in eos and done[row]:
-                ids = ids[:-1]  # the EOS token has no text; the stop may still come before it
-            match = find_stop(ids, int(checked[row]), params.stop, self._decode,
-                              params.include_stop_str)
-            checked[row] = length
-            if match is not None:
-                matches[row] = match
-                done[row] = True
-                found = True
-        return found
+    def _fill(self, carry: DecodeState, work: "_Work", taken: list[int], free: np.ndarray,
+              holder: np.ndarray, spec: DecodeSpec, params: SamplingParams,
+              prefixes: "_PrefixCache", temperature, top_p) -> DecodeState:
+        """Prefills the prompts `taken` in blocks (a block's prompts share one family prefix)
+        and inserts each prompt's n sample rows into the next free rows of the batch."""
+        mesh, n = self.mesh, params.n
+        put = _placer(mesh)
+        batch = len(holder)
+        at = 0
+        for family, members in _runs(taken, work.family):
+            prefix = prefixes.get(family)
+            for block in batching.prefill_blocks(members, work.suffixes, self.prompt_buckets,
+                                                 self.batch_multiple, self.pad_token_id,
+                                                 self.prefill_tokens):
+                tokens = put(block.tokens, batch_sharding(mesh, 2))
+                valid = put(block.valid, batch_sharding(mesh, 2))
+                prefilled = (self._compiled.prefill(self.state, tokens, valid, self.cache_dtype)
+                             if prefix is None
+                             else self._compiled.prefill_after(self.state, prefix, tokens, valid))
+                entries = block.tokens.shape[0] * n
+                # Entry e: block row e // n, sample e % n; padding rows go past the batch
+                # (dropped).
+                source = np.repeat(np.arange(block.tokens.shape[0], dtype=np.int32), n)
+                dest = np.full(entries, batch, np.int32)
+                outputs = np.full(entries, -1, np.int64)
+                for e in range(len(block.indices) * n):
+                    dest[e] = free[at]
+                    outputs[e] = block.indices[e // n] * n + e % n
+                    holder[free[at]] = outputs[e]
+                    at += 1
+                keys = _row_keys(params.seed, outputs)
+                carry = self._compiled.insert(
+                    carry, prefilled, put(source, replicated(mesh)), put(dest, replicated(mesh)),
+                    put(keys, replicated(mesh)), temperature, top_p, spec)
+        return carry
+
+    def _record(self, result: GeneratedArrays, out: int, tokens: np.ndarray,
+                logprobs: np.ndarray, length: int, spec: DecodeSpec,
+                match: StopMatch | None) -> None:
+        if match is not None:
+            length = match.length
+        ids = tokens[:length]
+        result.tokens[out, :length] = ids
+        result.logprobs[out, :length] = logprobs[:length]
+        result.lengths[out] = length
+        if match is not None:
+            result.finish_reasons[out], result.texts[out] = "stop", match.text
+            result.stops[out] = match.stop
+            return
+        ended_on_eos = length > 0 and int(ids[-1]) in spec.eos_ids
+        result.finish_reasons[out] = "eos" if ended_on_eos else "length"
+        result.texts[out] = self._decode(ids[:-1] if ended_on_eos else ids)
 
     def _decode(self, ids) -> str:
         if self.tokenizer is None:
             return ""
         return self.tokenizer.decode([int(t) for t in ids])
+
+
+@dataclasses.dataclass
+class _Work:
+    """The prompts of one generate call as families: prompt i is prefixes[family[i]] +
+    suffixes[i] (an empty prefix: nothing shared)."""
+
+    suffixes: list[list[int]]
+    family: list[int]
+    prefixes: list[list[int]]
+
+    @classmethod
+    def split(cls, prompts: list[list[int]], keys: Sequence[Hashable] | None,
+              share_prefix: bool) -> "_Work":
+        """Families by key (all prompts one family without keys), each with its common prefix
+        when sharing is on and the prefix is long enough to be worth its own prefill."""
+        keys = [None] * len(prompts) if keys is None else list(keys)
+        index: dict[Hashable, int] = {}
+        family = [index.setdefault(key, len(index)) for key in keys]
+        members: list[list[int]] = [[] for _ in index]
+        for i, f in enumerate(family):
+            members[f].append(i)
+        prefixes = []
+        for indices in members:
+            prefix = common_prefix([prompts[i] for i in indices]) if share_prefix else []
+            if len(indices) < 2 or len(prefix) < MIN_SHARED_PREFIX:
+                prefix = []
+            prefixes.append(prefix)
+        suffixes = [p[len(prefixes[f]):] for p, f in zip(prompts, family)]
+        return cls(suffixes, family, prefixes)
+
+    def queue_order(self) -> list[int]:
+        """Family by family (in order of first appearance), shortest suffix first."""
+        return sorted(range(len(self.suffixes)), key=lambda i: (self.family[i],
+                                                                len(self.suffixes[i])))
+
+    def width(self, i: int, buckets) -> int:
+        """Cache slots prompt i takes: its prefix's bucket, then its suffix's."""
+        prefix = self.prefixes[self.family[i]]
+        shared = batching.bucket_for(len(prefix), buckets) if prefix else 0
+        return shared + batching.bucket_for(len(self.suffixes[i]), buckets)
+
+
+class _PrefixCache:
+    """The prefilled prefix of the family being taken from the queue. The queue runs family by
+    family, so one is live at a time; rows already inserted hold their own copy."""
+
+    def __init__(self, sampler: Sampler, work: _Work):
+        self.sampler, self.work = sampler, work
+        self.family, self.block = None, None
+
+    def get(self, family: int) -> PrefillBlock | None:
+        if not self.work.prefixes[family]:
+            return None
+        if family != self.family:
+            self.family = family
+            self.block = self.sampler._prefill_prefix(self.work.prefixes[family])
+        return self.block
+
+
+def _runs(indices: list[int], family: list[int]):
+    """(family, consecutive indices of that family) runs, in order."""
+    start = 0
+    for end in range(1, len(indices) + 1):
+        if end == len(indices) or family[indices[end]] != family[indices[start]]:
+            yield family[indices[start]], indices[start:end]
+            start = end
+
+
+class _StopWatch:
+    """Stop-string matching over the rows of a decode batch, between device calls."""
+
+    def __init__(self, sampler: Sampler, params: SamplingParams):
+        self.sampler, self.params = sampler, params
+        self.eos = set(sampler.eos_token_ids) if not params.ignore_eos else set()
+        self.checked: dict[int, int] = {}  # tokens of the row's completion already looked at
+        self.matches: dict[int, StopMatch] = {}
+
+    def reset(self, rows) -> None:
+        for row in rows:
+            self.checked[int(row)] = 0
+            self.matches.pop(int(row), None)
+
+    def pop(self, row) -> StopMatch | None:
+        return self.matches.pop(int(row), None)
+
+    def check(self, tokens: np.ndarray, lengths: np.ndarray, rows: np.ndarray,
+              done: np.ndarray) -> bool:
+        """Looks for stop strings in the new tokens of `rows`; marks matched rows done in `done`.
+        Returns whether any row newly matched."""
+        found = False
+        for row in rows:
+            row = int(row)
+            length = int(lengths[row])
+            checked = self.checked.get(row, 0)
+            if row in self.matches or length <= checked:
+                continue
+            ids = tokens[row, :length].tolist()
+            if ids and ids[-1] in self.eos and done[row]:
+                ids = ids[:-1]  # the EOS token has no text; the stop may still come before it
+            match = find_stop(ids, checked, self.params.stop, self.sampler._decode,
+                              self.params.include_stop_str)
+            self.checked[row] = length
+            if match is not None:
+                self.matches[row] = match
+                done[row] = True
+                found = True
+        return found
 
 
 def _row_keys(seed: int, outputs: np.ndarray) -> np.ndarray:

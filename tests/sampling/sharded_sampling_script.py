@@ -13,7 +13,7 @@ from spft_jax.parallel.mesh import make_mesh
 from spft_jax.parallel.rules import shard_model
 from spft_jax.sampling import Sampler, SamplingParams
 from spft_jax.sampling.batching import left_pad
-from spft_jax.sampling.decode import CompiledSampling, DecodeSpec, batch_sharding
+from spft_jax.sampling.decode import CompiledSampling, DecodeSpec, batch_sharding, replicated
 from spft_jax.sampling.filters import TokenChoice
 from tests.sampling.helpers import TINY, PieceTokenizer, tiny_model
 
@@ -39,14 +39,19 @@ def generate(sampler):
 def carry_specs(sampler, mesh):
     """The shardings of a decode state the sampler builds on this mesh."""
     graphdef, state = nnx.split(tiny_model())
-    compiled = CompiledSampling(graphdef, sampler.mesh, TINY.num_kv_heads)
+    compiled = CompiledSampling(graphdef, sampler.mesh, TINY)
     tokens, valid = left_pad(PROMPTS[:4], 4, 32, pad_id=0)
     put = lambda x: jax.device_put(x, batch_sharding(sampler.mesh, 2))  # noqa: E731
     block = compiled.prefill(sampler.state, put(tokens), put(valid))
-    spec = DecodeSpec(TokenChoice(greedy=True), n=2, max_new_tokens=4, eos_ids=(), pad_id=0)
-    keys = put(np.zeros((8, 2), np.uint32))
-    carry = compiled.start([block], keys, jnp.float32(1), jnp.float32(1), spec, 4, 32)
-    return {"block_k": str(block.k.sharding.spec), "cache_k": str(carry.cache.k.sharding.spec),
+    spec = DecodeSpec(TokenChoice(greedy=True), max_new_tokens=4, eos_ids=(), pad_id=0)
+    keys = jax.device_put(np.zeros((8, 2), np.uint32), replicated(sampler.mesh))
+    rows = jax.device_put(np.arange(8, dtype=np.int32) // 2, replicated(sampler.mesh))
+    carry = compiled.empty(8, 48, 4, 0)
+    carry = compiled.insert(carry, block, rows, jax.device_put(np.arange(8, dtype=np.int32),
+                                                               replicated(sampler.mesh)),
+                            keys, jnp.float32(1), jnp.float32(1), spec)
+    return {"block_k": str(block.k[0].sharding.spec),
+            "cache_k": str(carry.cache.k[0].sharding.spec),
             "tokens": str(carry.tokens.sharding.spec),
             "tokens_shard_shape": list(carry.tokens.addressable_shards[0].data.shape)}
 

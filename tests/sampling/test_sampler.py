@@ -67,7 +67,7 @@ def test_cached_prefill_logits_equal_the_uncached_forward(model):
 
     graphdef, state = nnx.split(model)
     tokens, valid = left_pad(PROMPTS[:3], 4, 32, pad_id=0)
-    compiled = CompiledSampling(graphdef, None, TINY.num_kv_heads)
+    compiled = CompiledSampling(graphdef, None, TINY)
     block = compiled.prefill(state, jnp.asarray(tokens), jnp.asarray(valid))
     for row, prompt in enumerate(PROMPTS[:3]):
         np.testing.assert_allclose(np.asarray(block.logits[row]), uncached_logits(model, prompt),

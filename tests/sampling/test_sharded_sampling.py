@@ -31,4 +31,4 @@ def test_sharded_sampling_equals_single_device():
         assert result["tokens_shard_shape"] == [2, 4]
         # The cache's kv heads (2 of them) follow the k/v projections over "tensor".
         assert result["block_k"] == result["cache_k"] == \
-            "P(None, ('data', 'fsdp'), None, 'tensor', None)"
+            "P(('data', 'fsdp'), 'tensor', None, None)"
