@@ -41,7 +41,10 @@ class Context:
                      f"eval: {data.eval.summary()}"):
             log.info("%s", line)
         factory = ModelFactory(config, mesh)
-        prompts = PromptBuilder(factory.tokenizer, PromptConfig(**config.prompt.to_dict()))
+        # One builder for every stage: training, verification, self-play and evaluation see the
+        # same prompt for the same question. Value indexes are cached in the workdir.
+        prompts = PromptBuilder(factory.tokenizer, PromptConfig(**config.prompt.to_dict()),
+                                value_cache_dir=workdir.path("cache", "value_index"))
         executor = SqlExecutor(ExecutionLimits(timeout_s=config.execution.timeout_s,
                                                max_rows=config.execution.max_rows),
                                workers=config.execution.workers)

@@ -59,6 +59,24 @@ def base_config() -> ConfigDict:
         schema_style="compact",  # "compact" (a line per table) or "create_table"
         values_per_column=0,  # sample values per column in the schema text
         chat_template=True,  # wrap prompts in the model's chat template
+        # Database values the question mentions (CodeS), as `table.column -- values matching
+        # the question: ...` lines after the schema, so the schema stays the prefix every
+        # question on a database shares (spft_jax/data/value_index.py).
+        value_matching=ConfigDict(dict(
+            enabled=False,  # off until the demo's validation EX says otherwise (BENCHMARKS.md)
+            top_k=3,  # matched values shown per column
+            max_values_per_column=5000,  # distinct text values indexed per column (scan order)
+            cache_dir="",  # value index cache ("": <workdir>/cache/value_index)
+        )),
+        # Only the tables and columns the question is about, by a lexical score (names, Spider's
+        # natural-language names, and matched values when value_matching is on), with the
+        # foreign-key paths between them. The schema text is then per question: only the system
+        # message stays a shared prefix (spft_jax/data/schema_filter.py).
+        schema_filter=ConfigDict(dict(
+            enabled=False,
+            max_tables=6,  # tables kept (CodeS keeps 6 tables, 10 columns per table)
+            max_columns=10,  # columns kept per table; its keys and join columns are always kept
+        )),
     ))
 
     c.model = ConfigDict()
@@ -96,6 +114,9 @@ def base_config() -> ConfigDict:
         max_new_tokens=128,  # tokens per generated SQL
         max_batch_rows=64,  # rows (prompts x samples) decoded together
         prefill_tokens=8192,  # prompt tokens per prefill call
+        cache_dtype="",  # KV cache dtype ("": the model's compute dtype; "bfloat16" halves it)
+        share_prefix=True,  # prefill a database's common prompt prefix (its schema) once
+        refill=True,  # a finished row takes the next queued prompt (False: batch after batch)
     ))
 
     c.sft = training_section()  # supervised fine-tuning on the seed data

@@ -17,7 +17,7 @@ from __future__ import annotations
 import dataclasses
 import pathlib
 
-from spft_jax.data.prompts import PromptBuilder, example_evidence
+from spft_jax.data.prompts import example_evidence
 from spft_jax.data.sql_text import extract_sql
 from spft_jax.errors import DataError
 from spft_jax.models.tokenizer import Tokenizer
@@ -73,7 +73,7 @@ def check_export(context, export_dir: str | pathlib.Path, limit: int = 0) -> Exp
     examples = data.eval.examples[:limit] if limit else data.eval.examples
     # The exported tokenizer files must give the prompts the run used, id for id.
     tokenizer = Tokenizer.from_pretrained(export_dir)
-    exported_prompts = PromptBuilder(tokenizer, context.prompts.config)
+    exported_prompts = context.prompts.with_tokenizer(tokenizer)
     model = transformers.AutoModelForCausalLM.from_pretrained(export_dir, dtype=torch.float32).eval()
     mismatches = []
     for index, (example, expected) in enumerate(zip(examples, ours)):

@@ -145,6 +145,17 @@ def _check_model(check: _Checker) -> None:
                    f"must be a non-empty subset of {LORA_TARGETS}")
 
 
+def _check_prompt(check: _Checker) -> None:
+    check.boolean("prompt.value_matching.enabled")
+    check.positive_int("prompt.value_matching.top_k")
+    check.positive_int("prompt.value_matching.max_values_per_column")
+    check.text("prompt.value_matching.cache_dir")
+    check.boolean("prompt.schema_filter.enabled")
+    check.positive_int("prompt.schema_filter.max_tables")
+    check.positive_int("prompt.schema_filter.max_columns")
+    _wrap("prompt", lambda: PromptConfig(**check.value("prompt").to_dict()))
+
+
 def _check_stages(check: _Checker) -> None:
     stages = check.need("stages", lambda v: isinstance(v, (tuple, list)) and set(v) <= set(STAGES),
                         f"must be a sequence of {STAGES}")
@@ -162,7 +173,7 @@ def validate(config: ConfigDict, num_devices: int | None = None) -> None:
     check.non_negative_int("seed")
     _check_stages(check)
     _check_data(check)
-    _wrap("prompt", lambda: PromptConfig(**check.value("prompt").to_dict()))
+    _check_prompt(check)
     _check_model(check)
     for axis in ("data", "fsdp", "tensor"):
         check.need(f"mesh.{axis}", lambda v: _is_int(v) and (v == -1 or v > 0), "must be -1 or positive")
@@ -181,6 +192,9 @@ def validate(config: ConfigDict, num_devices: int | None = None) -> None:
     check.positive_int("execution.max_rows")
     for field in ("max_new_tokens", "max_batch_rows", "prefill_tokens"):
         check.positive_int(f"sampling.{field}")
+    check.one_of("sampling.cache_dtype", ("", "float32", "bfloat16", "float16"))
+    check.boolean("sampling.share_prefix")
+    check.boolean("sampling.refill")
     check_training_section(check, "sft")
     check.non_negative_int("eval.self_consistency")
     check.positive_number("eval.temperature")

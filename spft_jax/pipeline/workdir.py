@@ -9,10 +9,13 @@
     selfplay/iter_<t>/               pairs.jsonl and stats.json
     eval/<name>.json, eval/<name>.sql    evaluation reports and Spider-format predictions
     report.json, report.md, plots/   the summary of the whole run
+    cache/value_index/               each database's text values, for matched values in prompts
 
 Files are written to a temporary name and renamed into place, so a file that exists is whole;
 a JSON marker is written last, after what it vouches for. Only process 0 writes (every process
-computes the same results in a multi-host run).
+computes the same results in a multi-host run); the value index cache is the exception: any
+process that builds an index writes it (spft_jax/data/value_index.py), the same bytes, renamed
+into place.
 """
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
 """Prompts and completions as token ids: the real SmolLM2 chat template, the plain-prompt path of a
-tokenizer without one, the schema cache, the schema styles and the config errors."""
+tokenizer without one, the schema cache, the schema styles, matched values and schema filtering
+(the shared schema prefix, determinism), and the config errors."""
 
 import dataclasses
 
@@ -11,6 +12,8 @@ from spft_jax.data.prompts import (
     TEXT_TO_SQL_SYSTEM,
     PromptBuilder,
     PromptConfig,
+    SchemaFilterConfig,
+    ValueMatchingConfig,
     example_evidence,
 )
 from spft_jax.demo import demo_paths
@@ -160,10 +163,160 @@ def test_sample_values_come_from_the_database_when_it_exists(dev):
     ({"schema_style": "yaml"}, "schema_style"),
     ({"values_per_column": -1}, "values_per_column"),
     ({"values_per_column": 1.5}, "values_per_column"),
+    ({"value_matching": {"enabled": "yes"}}, "value_matching.enabled"),
+    ({"value_matching": {"top_k": 0}}, "value_matching.top_k"),
+    ({"value_matching": {"max_values_per_column": 2.5}}, "value_matching.max_values_per_column"),
+    ({"value_matching": {"cache_dir": None}}, "value_matching.cache_dir"),
+    ({"value_matching": {"topk": 3}}, "value_matching"),
+    ({"value_matching": True}, "value_matching"),
+    ({"schema_filter": {"enabled": 1}}, "schema_filter.enabled"),
+    ({"schema_filter": {"max_tables": 0}}, "schema_filter.max_tables"),
+    ({"schema_filter": {"max_columns": -3}}, "schema_filter.max_columns"),
 ])
 def test_prompt_config_errors_name_the_field(changes, field):
     with pytest.raises(ConfigError, match=f"^prompt field '{field}'"):
         PromptConfig(**changes)
+
+
+def test_prompt_config_sections_come_from_the_configs_dicts():
+    config = PromptConfig(value_matching={"enabled": True, "top_k": 2},
+                          schema_filter={"enabled": True, "max_tables": 3})
+    assert config.value_matching == ValueMatchingConfig(enabled=True, top_k=2)
+    assert config.schema_filter == SchemaFilterConfig(enabled=True, max_tables=3)
+    assert PromptConfig() == PromptConfig(value_matching={}, schema_filter={})
+    assert not PromptConfig().value_matching.enabled and not PromptConfig().schema_filter.enabled
+
+
+# -- matched values and schema filtering --------------------------------------------------------
+
+MATCHING = PromptConfig(value_matching=ValueMatchingConfig(enabled=True))
+
+
+def common_prefix(sequences):
+    """The longest common prefix of token id lists (what the sampler prefills once)."""
+    length = 0
+    while all(len(s) > length and s[length] == sequences[0][length] for s in sequences):
+        length += 1
+    return sequences[0][:length]
+ARENA = "What is the capacity of Kingsport Arena?"
+
+
+def test_value_matching_off_adds_nothing(dev):
+    builder = PromptBuilder(CharTokenizer())
+    text = CharTokenizer().decode(builder.text_to_sql(dev, "football_league", ARENA))
+    assert "values matching" not in text
+    assert "Database schema:\n" in text and "\n\nQuestion: " + ARENA in text
+
+
+def test_matched_values_go_between_the_schema_and_the_question(dev, tmp_path):
+    tokenizer = CharTokenizer()
+    builder = PromptBuilder(tokenizer, MATCHING, value_cache_dir=tmp_path)
+    schema = builder.dataset_schema(dev, "football_league")
+    text = tokenizer.decode(builder.text_to_sql(dev, "football_league", ARENA, "arena is a stadium"))
+    assert text == (f"{TEXT_TO_SQL_SYSTEM}\n\nDatabase schema:\n{schema}\n\n"
+                    "stadium.name -- values matching the question: 'Kingsport Arena'\n"
+                    "stadium.city -- values matching the question: 'Kingsport'\n"
+                    "club.city -- values matching the question: 'Kingsport'\n\n"
+                    f"Question: {ARENA}\nEvidence: arena is a stadium\nWrite the SQLite query.\nSQL:")
+    assert list(tmp_path.glob("football_league-*.json"))  # the index, cached
+    # A question that mentions no value has no block.
+    plain = tokenizer.decode(builder.text_to_sql(dev, "football_league", "How many clubs?"))
+    assert "values matching" not in plain
+    # SQL-to-Text has no question to match: the schema only.
+    assert "values matching" not in tokenizer.decode(builder.sql_to_text(dev, "football_league", SQL))
+
+
+def test_evidence_is_matched_too(dev):
+    builder = PromptBuilder(CharTokenizer(), MATCHING)
+    text = CharTokenizer().decode(builder.text_to_sql(dev, "football_league", "What is its capacity?",
+                                                      "it refers to Kingsport Arena"))
+    assert "values matching the question: 'Kingsport Arena'" in text
+
+
+def test_all_questions_on_a_database_share_the_schema_as_a_token_prefix(tokenizer, dev, tmp_path):
+    """What the sampler prefills once per database: with values matched (or not) per question,
+    the common token prefix of its prompts still holds the whole schema."""
+    builder = PromptBuilder(tokenizer, MATCHING, value_cache_dir=tmp_path)
+    for db_id in ("football_league", "real_estate"):
+        examples = [e for e in dev.examples if e.db_id == db_id][:12]
+        prompts = [builder.text_to_sql(dev, db_id, e.question) for e in examples]
+        texts = [tokenizer.decode(p) for p in prompts]
+        assert any("values matching" in t for t in texts)
+        assert any("values matching" not in t for t in texts)
+        shared = tokenizer.decode(common_prefix(prompts))
+        schema = builder.dataset_schema(dev, db_id)
+        assert f"Database schema:\n{schema}" in shared, db_id
+        # ... and nothing question-specific: the prefix ends before the first block.
+        assert "values matching" not in shared and "Question:" not in shared
+
+
+def test_prompts_are_deterministic(dev, tmp_path):
+    questions = [e.question for e in dev.examples if e.db_id == "football_league"][:20]
+    config = PromptConfig(value_matching=ValueMatchingConfig(enabled=True),
+                          schema_filter=SchemaFilterConfig(enabled=True, max_tables=2))
+    first = PromptBuilder(CharTokenizer(), config, value_cache_dir=tmp_path)
+    ids = [first.text_to_sql(dev, "football_league", q) for q in questions]
+    assert [first.text_to_sql(dev, "football_league", q) for q in questions] == ids
+    # Another builder, reading the cached index, writes the same prompts byte for byte.
+    again = PromptBuilder(CharTokenizer(), config, value_cache_dir=tmp_path)
+    assert [again.text_to_sql(dev, "football_league", q) for q in questions] == ids
+    fresh = PromptBuilder(CharTokenizer(), config)  # no cache at all
+    assert [fresh.text_to_sql(dev, "football_league", q) for q in questions] == ids
+
+
+PROMPT_DIGEST = """
+import hashlib, sys
+from spft_jax.data.prompts import PromptBuilder, PromptConfig
+from spft_jax.demo import demo_paths
+from spft_jax.sql.dataset import load_dataset
+from tests.data.test_prompts import CharTokenizer
+paths = demo_paths()
+dev = load_dataset(paths.dev, paths.tables, paths.db_dir)
+config = PromptConfig(value_matching={"enabled": True},
+                      schema_filter={"enabled": True, "max_tables": 2})
+builder = PromptBuilder(CharTokenizer(), config)
+digest = hashlib.sha256()
+for e in dev.examples:
+    digest.update(CharTokenizer().decode(builder.text_to_sql(dev, e.db_id, e.question)).encode())
+print(digest.hexdigest())
+"""
+
+
+def test_prompts_are_the_same_in_every_process():
+    """Nothing depends on set order (string hashing is seeded per process)."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO_ROOT
+
+    digests = {subprocess.run([sys.executable, "-c", PROMPT_DIGEST], check=True, text=True,
+                              capture_output=True, cwd=REPO_ROOT,
+                              env={**os.environ, "PYTHONHASHSEED": seed}).stdout
+               for seed in ("1", "2")}
+    assert len(digests) == 1
+
+
+def test_schema_filter_shows_the_questions_tables(dev):
+    tokenizer = CharTokenizer()
+    config = PromptConfig(schema_filter=SchemaFilterConfig(enabled=True, max_tables=1))
+    builder = PromptBuilder(tokenizer, config)
+    full = builder.dataset_schema(dev, "football_league")
+    text = tokenizer.decode(builder.text_to_sql(dev, "football_league", ARENA))
+    schema_part = text.split("Database schema:\n")[1].split("\n\nQuestion:")[0]
+    assert schema_part.startswith("stadium(") and "\n" not in schema_part
+    assert schema_part in full.splitlines()
+    # SQL-to-Text keeps the whole schema.
+    assert full in tokenizer.decode(builder.sql_to_text(dev, "football_league", SQL))
+
+
+def test_a_builder_for_another_tokenizer_shares_indexes_and_schemas(dev):
+    builder = PromptBuilder(CharTokenizer(), MATCHING)
+    builder.text_to_sql(dev, "football_league", ARENA)
+    other = builder.with_tokenizer(CharTokenizer())
+    assert other.config == builder.config and other._indexes is builder._indexes
+    assert other.text_to_sql(dev, "football_league", ARENA) == builder.text_to_sql(
+        dev, "football_league", ARENA)
 
 
 # -- BIRD's evidence ---------------------------------------------------------------------------
