@@ -33,6 +33,14 @@ def training_section(**changes) -> ConfigDict:
         clip_grad_norm=1.0,  # global-norm clipping (0: none)
         checkpoint_every=50,  # Orbax checkpoint every N steps (and at the end); 0: none
         keep_checkpoints=2,  # checkpoints kept on disk per run
+        # Each database's shared prompt prefix (its schema) computed once per micro-batch, its
+        # questions as continuations after it: the same loss and gradients (true), or one
+        # padded sequence per example (false); the same batches either way. Off by default
+        # for now: the shared layout's shapes vary from step to step (groups, prefix,
+        # continuation and completion lengths), so it compiles far more often than the padded
+        # one (see BENCHMARKS.md).
+        share_prefix=False,
+        group_size=8,  # examples of one database kept together in the training order
     ))
     section.update(changes)
     return section

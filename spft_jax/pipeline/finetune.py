@@ -12,10 +12,12 @@ import logging
 import math
 from collections.abc import Sequence
 
+import numpy as np
 from flax import nnx
 from ml_collections import ConfigDict
 
 from spft_jax.errors import DataError
+from spft_jax.parallel.rules import LOGICAL_AXIS_RULES
 from spft_jax.train.batches import BatchConfig, Batcher, PairExample, SftExample
 from spft_jax.train.optimizer import OptimizerConfig
 from spft_jax.train.step import LossSpec
@@ -33,9 +35,10 @@ class FinetuneResult:
     truncated: int  # examples whose prompt was cut to fit max_length
 
 
-def batch_config(section: ConfigDict, pad_id: int, examples: int) -> BatchConfig:
+def batch_config(section: ConfigDict, pad_id: int, examples: int, mesh=None) -> BatchConfig:
     """The section's batch settings; a set smaller than one batch trains in one smaller batch
-    (stage 1 may verify only a handful of pairs) rather than failing."""
+    (stage 1 may verify only a handful of pairs) rather than failing. On a mesh, the shared
+    layout's prefix groups are padded to a multiple of the data-parallel shards."""
     batch_size = section.batch_size
     if examples < batch_size * section.micro_batches:
         batch_size = max(1, examples // section.micro_batches)
@@ -43,7 +46,14 @@ def batch_config(section: ConfigDict, pad_id: int, examples: int) -> BatchConfig
                     section.batch_size)
     return BatchConfig(batch_size=batch_size, micro_batches=section.micro_batches,
                        max_length=section.max_length, bucket_multiple=section.bucket_multiple,
-                       pad_id=pad_id)
+                       pad_id=pad_id, share_prefix=section.share_prefix,
+                       group_size=section.group_size, group_multiple=data_parallel_size(mesh))
+
+
+def data_parallel_size(mesh) -> int:
+    if mesh is None:
+        return 1
+    return int(np.prod([mesh.shape[a] for a in LOGICAL_AXIS_RULES["batch"] if a in mesh.shape]))
 
 
 def optimizer_config(section: ConfigDict, total_steps: int) -> OptimizerConfig:
@@ -61,7 +71,7 @@ def finetune(context, run: str, init: nnx.State | None,
     if not examples:
         raise DataError(f"run {run!r}: no training examples")
     factory = context.factory
-    batches = batch_config(section, factory.tokenizer.pad_id, len(examples))
+    batches = batch_config(section, factory.tokenizer.pad_id, len(examples), factory.mesh)
     batcher = Batcher(examples, batches, seed=seed)
     steps = section.max_steps or section.epochs * batcher.batches_per_epoch
     trainer_config = TrainerConfig(
@@ -84,4 +94,4 @@ def sft_examples(prompts, dataset, examples, evidence_field=None) -> list[SftExa
 
     return [SftExample(prompts.text_to_sql(dataset, e.db_id, e.question,
                                            example_evidence(e, evidence_field)),
-                       prompts.completion(e.query)) for e in examples]
+                       prompts.completion(e.query), e.db_id) for e in examples]

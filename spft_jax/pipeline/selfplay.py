@@ -90,9 +90,11 @@ class SelfPlay:
         by_index = {e.index: e for e in self.questions}
         prompts = context.prompts
         texts = [PairText(self._prompt(by_index[a["index"]]), prompts.completion(a["gold_sql"]),
-                          prompts.completion(a["opponent_sql"])) for a in answers]
+                          prompts.completion(a["opponent_sql"]), by_index[a["index"]].db_id)
+                 for a in answers]
         reference = main if self.stage.loss == "dpo" else opponent
-        config = batch_config(self.stage.train, context.factory.tokenizer.pad_id, len(texts))
+        config = batch_config(self.stage.train, context.factory.tokenizer.pad_id, len(texts),
+                              context.factory.mesh)
         with tqdm(total=len(texts), desc=f"iteration {t}: reference log-probs", unit="pair",
                   disable=not (context.progress and is_writer())) as bar:
             logps = pair_reference_logps(context.factory.view(reference), texts, config,
@@ -107,7 +109,8 @@ class SelfPlay:
         prompts = self.context.prompts
         return [PairExample(self._prompt(by_index[r["index"]]), prompts.completion(r["gold_sql"]),
                             prompts.completion(r["opponent_sql"]), r["reference_chosen"],
-                            r["reference_rejected"], r["opponent_wrong"]) for r in records]
+                            r["reference_rejected"], r["opponent_wrong"],
+                            by_index[r["index"]].db_id) for r in records]
 
     # -- one iteration --------------------------------------------------------------------------
     def run_iteration(self, t: int) -> dict:

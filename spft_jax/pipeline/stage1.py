@@ -87,7 +87,7 @@ class Stage1:
     def _reverse_examples(self, pairs) -> list[SftExample]:
         prompts = self.context.prompts
         return [SftExample(prompts.sql_to_text(self.train, p["db_id"], p["sql"]),
-                           prompts.completion(p["question"])) for p in pairs]
+                           prompts.completion(p["question"]), p["db_id"]) for p in pairs]
 
     # -- 1. the SQL-to-Text model ------------------------------------------------------------
     def sql_to_text_model(self, k: int):
@@ -182,7 +182,8 @@ class Stage1:
         verified = self._verified(k)
         seed = sft_examples(context.prompts, self.train, self.train.examples, data.evidence_field)
         synthetic = [SftExample(context.prompts.text_to_sql(self.train, r["db_id"], r["question"]),
-                                context.prompts.completion(r["sql"])) for r in verified]
+                                context.prompts.completion(r["sql"]), r["db_id"])
+                     for r in verified]
         init = previous if self.stage.init_from == "previous" else None
         result = finetune(context, name, init, seed + synthetic, self.stage.train, LossSpec("sft"),
                           self.config.seed + 100 * k)

@@ -90,8 +90,10 @@ def _wrap(field: str, build: Callable[[], Any]) -> Any:
 
 
 def check_training_section(check: _Checker, field: str) -> None:
-    for name in ("batch_size", "micro_batches", "bucket_multiple", "keep_checkpoints"):
+    for name in ("batch_size", "micro_batches", "bucket_multiple", "keep_checkpoints",
+                 "group_size"):
         check.positive_int(f"{field}.{name}")
+    check.boolean(f"{field}.share_prefix")
     check.need(f"{field}.max_length", lambda v: _is_int(v) and v >= 2, "must be an integer >= 2")
     for name in ("epochs", "max_steps", "checkpoint_every"):
         check.non_negative_int(f"{field}.{name}")

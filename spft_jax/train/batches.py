@@ -15,25 +15,37 @@
 - The order is a permutation per epoch drawn from (seed, epoch), so any batch can be rebuilt
   from its `DataPosition` alone; that position is what a checkpoint stores. The last partial
   batch of an epoch is dropped (it would change the shape, or weigh pad pairs in a pair mean);
-  a different permutation drops different examples each epoch.
+  a different permutation drops different examples each epoch. Examples with a `family` (their
+  database: the examples whose prompts share the schema) are ordered in runs of up to
+  `group_size` examples of one family, the runs shuffled, so a micro-batch holds a few groups
+  that share a prompt prefix and a step still mixes databases.
+- Layout (`spft_jax.train.layout`): with `share_prefix`, each micro-batch's groups have their
+  shared prompt prefix computed once and their sequences as continuations after it; without,
+  one padded row per sequence. Which examples form each batch does not depend on the switch;
+  only the layout does. Both carry `predict_index` / `predict_mask`, the positions whose
+  next-token log-probs the loss needs, so the output head runs on completion positions only.
 - Multi-host: every host knows every example's length (cheap), so all hosts agree on the
-  bucket, but each builds arrays only for its own rows of the global batch (`rows`).
+  bucket, but each builds arrays only for its own rows of the global batch (`rows`). The shared
+  layout is built whole on every host (rows refer to its continuations, which may continue
+  another host's prefix): place it with `spft_jax.parallel.distributed.put_global`.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator, Sequence
+from collections.abc import Hashable, Iterator, Sequence
 
 import numpy as np
 
 from spft_jax.errors import ConfigError, DataError
+from spft_jax.train import layout
 
 
 @dataclasses.dataclass(frozen=True)
 class SftExample:
     prompt: Sequence[int]
     completion: Sequence[int]
+    family: Hashable = None  # examples of one family share a prompt prefix (their database)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -44,6 +56,7 @@ class PairExample:
     reference_chosen: float  # summed completion log-probs under the reference (the opponent)
     reference_rejected: float
     opponent_wrong: float  # R: 1.0 when the opponent's SQL executed to a different result
+    family: Hashable = None  # pairs of one family share a prompt prefix (their database)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -53,9 +66,14 @@ class BatchConfig:
     max_length: int = 512  # longest padded sequence; longer prompts are cut from the left
     bucket_multiple: int = 64  # padded lengths are multiples of this (and max_length itself)
     pad_id: int = 0  # token id written into padding (masked out everywhere)
+    share_prefix: bool = False  # a group's shared prompt prefix computed once (see layout.py)
+    group_size: int = 8  # examples of one family kept together in the order
+    continuation_multiple: int = 32  # padded continuation / completion lengths (few shapes)
+    group_multiple: int = 1  # prefix groups per micro-batch padded to a multiple of this
 
     def __post_init__(self):
-        for field in ("batch_size", "micro_batches", "max_length", "bucket_multiple"):
+        for field in ("batch_size", "micro_batches", "max_length", "bucket_multiple",
+                      "group_size", "continuation_multiple", "group_multiple"):
             value = getattr(self, field)
             if not isinstance(value, int) or value < 1:
                 raise ConfigError(f"batch config field {field!r}: must be a positive int, got {value!r}")
@@ -137,8 +155,22 @@ class Batcher:
         return len(self._examples) // self.config.global_batch
 
     def order(self, epoch: int) -> np.ndarray:
-        """The example indices of `epoch` in training order (a permutation from (seed, epoch))."""
-        return np.random.default_rng([self.seed, epoch]).permutation(len(self._examples))
+        """The example indices of `epoch` in training order (a permutation from (seed, epoch)):
+        uniform, or with families runs of up to `group_size` examples of one family, the runs in
+        random order."""
+        rng = np.random.default_rng([self.seed, epoch])
+        if all(e.family is None for e in self._examples):
+            return rng.permutation(len(self._examples))
+        members: dict = {}
+        for i, example in enumerate(self._examples):
+            key = ("alone", i) if example.family is None else ("family", example.family)
+            members.setdefault(key, []).append(i)
+        runs = []
+        for indices in members.values():  # insertion order: deterministic
+            indices = rng.permutation(indices)
+            runs += [indices[at:at + self.config.group_size]
+                     for at in range(0, len(indices), self.config.group_size)]
+        return np.concatenate([runs[k] for k in rng.permutation(len(runs))])
 
     def advance(self, position: DataPosition) -> DataPosition:
         """The position after the batch at `position`."""
@@ -158,21 +190,25 @@ class Batcher:
         """The batch at `position`; with `rows`, only those rows (batch-axis indices within each
         micro-batch) are built, in the order given — a host's share of the global batch."""
         indices = self.example_indices(position)
-        length = self.config.bucket_for(int(self._lengths[indices].max()))
         num_tokens = int(self._tokens[indices].sum())
+        if self.config.share_prefix:
+            arrays = self._grouped(indices)
+            return Batch(position, arrays, num_tokens, arrays["tokens"].shape[-1])
+        length = self.config.bucket_for(int(self._lengths[indices].max()))
+        width = self._completion_width(indices)
         if rows is not None:
             indices = indices[:, np.asarray(rows, np.int64)]
-        build = self._pair_arrays if self.pairwise else self._sft_arrays
-        return Batch(position, build(indices, length), num_tokens, length)
+        return Batch(position, self._padded(indices, length, width), num_tokens, length)
 
     def arrays_for(self, indices: Sequence[int]) -> dict[str, np.ndarray]:
-        """One micro-batch [1, len(indices), ...] of the given examples in the given order, padded
-        to their bucket and truncated exactly as in training (for no-gradient passes over every
-        example, such as the opponent's reference log-probs)."""
+        """One micro-batch [1, len(indices), ...] of the given examples in the given order, laid
+        out and truncated exactly as in training (for no-gradient passes over every example,
+        such as the opponent's reference log-probs)."""
         indices = np.asarray(indices, np.int64)[None, :]
+        if self.config.share_prefix:
+            return self._grouped(indices)
         length = self.config.bucket_for(int(self._lengths[indices].max()))
-        build = self._pair_arrays if self.pairwise else self._sft_arrays
-        return build(indices, length)
+        return self._padded(indices, length, self._completion_width(indices))
 
     def iterate(self, start: DataPosition = DataPosition(), rows: Sequence[int] | None = None
                 ) -> Iterator[Batch]:
@@ -184,34 +220,54 @@ class Batcher:
 
     # -- array building ------------------------------------------------------------------------
 
-    def _sequence(self, i: int, completion: Sequence[int], out_row: tuple):
-        tokens, valid, mask = out_row
+    def _truncated_prompt(self, i: int) -> Sequence[int]:
         prompt = self._examples[i].prompt
-        prompt = prompt[len(prompt) - int(self._prompt_keep[i]):]
-        n_prompt, n_total = len(prompt), len(prompt) + len(completion)
-        tokens[:n_prompt] = prompt
-        tokens[n_prompt:n_total] = completion
-        valid[:n_total] = True
-        mask[n_prompt:n_total] = True
+        return prompt[len(prompt) - int(self._prompt_keep[i]):]
 
-    def _empty(self, shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        return (np.full(shape, self.config.pad_id, np.int32), np.zeros(shape, bool), np.zeros(shape, bool))
+    def sequences(self, indices: Sequence[int]) -> list[layout.TrainSequence]:
+        """The training sequences of examples `indices`: one per SFT example, two per pair
+        (chosen, rejected), prompts truncated as in training."""
+        out = []
+        for i in indices:
+            example, prompt = self._examples[i], self._truncated_prompt(i)
+            completions = ((example.chosen, example.rejected) if self.pairwise
+                           else (example.completion,))
+            out += [layout.TrainSequence(prompt, c, example.family) for c in completions]
+        return out
 
-    def _sft_arrays(self, indices: np.ndarray, length: int) -> dict[str, np.ndarray]:
-        tokens, valid, mask = self._empty((*indices.shape, length))
-        for (m, b), i in np.ndenumerate(indices):
-            self._sequence(i, self._examples[i].completion, (tokens[m, b], valid[m, b], mask[m, b]))
-        return {"tokens": tokens, "valid": valid, "completion_mask": mask}
+    def _completion_width(self, indices: np.ndarray) -> int:
+        longest = max(len(s.completion) for s in self.sequences(indices.ravel()))
+        return layout.round_up(longest, self.config.continuation_multiple)
 
-    def _pair_arrays(self, indices: np.ndarray, length: int) -> dict[str, np.ndarray]:
-        tokens, valid, mask = self._empty((*indices.shape, 2, length))
+    def _pair_fields(self, indices: np.ndarray) -> dict[str, np.ndarray]:
         reference = np.zeros((*indices.shape, 2), np.float32)
         wrong = np.zeros(indices.shape, np.float32)
         for (m, b), i in np.ndenumerate(indices):
             example = self._examples[i]
-            for side, completion in enumerate((example.chosen, example.rejected)):
-                self._sequence(i, completion, (tokens[m, b, side], valid[m, b, side], mask[m, b, side]))
             reference[m, b] = (example.reference_chosen, example.reference_rejected)
             wrong[m, b] = example.opponent_wrong
-        return {"tokens": tokens, "valid": valid, "completion_mask": mask,
-                "reference_logps": reference, "opponent_wrong": wrong}
+        return {"reference_logps": reference, "opponent_wrong": wrong}
+
+    def _padded(self, indices: np.ndarray, length: int, width: int) -> dict[str, np.ndarray]:
+        """[micro, B, T] (pairs [micro, B, 2, T]) rows, predictions [..., width]."""
+        micro, rows = indices.shape
+        per_micro = [layout.padded_arrays(self.sequences(indices[m]), length, width,
+                                          self.config.pad_id) for m in range(micro)]
+        side = (2,) if self.pairwise else ()
+        arrays = {k: np.stack([a[k] for a in per_micro]).reshape(micro, rows, *side, -1)
+                  for k in per_micro[0]}
+        if self.pairwise:
+            arrays.update(self._pair_fields(indices))
+        return arrays
+
+    def _grouped(self, indices: np.ndarray) -> dict[str, np.ndarray]:
+        """[micro, G, P] prefixes, [micro, N, L] continuations (see layout.grouped_arrays)."""
+        config = self.config
+        batches = [self.sequences(indices[m]) for m in range(indices.shape[0])]
+        shape = layout.grouped_shape(batches, config.bucket_for, config.continuation_multiple,
+                                     config.group_multiple)
+        per_micro = [layout.grouped_arrays(s, shape, config.pad_id) for s in batches]
+        arrays = {k: np.stack([a[k] for a in per_micro]) for k in per_micro[0]}
+        if self.pairwise:
+            arrays.update(self._pair_fields(indices))
+        return arrays

@@ -6,6 +6,10 @@ the vocabulary is done a chunk of positions at a time inside a `lax.map`, keepin
 position's log-sum-exp and the logit of its target token. Peak memory for the output layer is
 then [batch, chunk, vocab] instead of [batch, T, vocab], in the backward pass too (each chunk's
 logits are recomputed there rather than stored).
+
+Training batches (`batch_logprobs`) go further: the output head runs only at the positions
+whose next token is a completion token (`predict_index`), gathered from the hidden states,
+never at prompt positions, which are most of a Text-to-SQL sequence.
 """
 
 from __future__ import annotations
@@ -62,6 +66,34 @@ def completion_logprobs(model, tokens, valid, completion_mask, chunk: int = 128)
     mask = completion_mask[:, 1:] & valid[:, 1:]
     per_token = jnp.where(mask, per_token, 0.0)
     return per_token, per_token.sum(axis=1)
+
+
+def batch_logprobs(model, batch, chunk: int = 128) -> tuple[jax.Array, jax.Array]:
+    """(per_token [N, K], mask [N, K]): log p of each completion token of the N sequences of
+    one micro-batch in either layout of `spft_jax.train.layout` (pairs: sequence 2b + side).
+
+    Padded layout: tokens/valid [B, T] or [B, 2, T]; shared layout: prefix_tokens/prefix_valid
+    [G, P], tokens/valid [N, L], group [N]. Both: predict_index/predict_mask [N, K] (or
+    [B, 2, K]).
+    """
+    tokens, valid = batch["tokens"], batch["valid"]
+    length = tokens.shape[-1]
+    tokens, valid = tokens.reshape(-1, length), valid.reshape(-1, length)
+    if "predict_index" not in batch:  # a hand-made padded batch: every position, masked
+        completion = batch["completion_mask"].reshape(-1, length)
+        per_token, _ = completion_logprobs(model, tokens, valid, completion, chunk)
+        return per_token, completion[:, 1:] & valid[:, 1:]
+    index, mask = batch["predict_index"], batch["predict_mask"]
+    index, mask = index.reshape(tokens.shape[0], -1), mask.reshape(tokens.shape[0], -1)
+    if "prefix_tokens" in batch:
+        hidden = model.grouped_hidden_states(batch["prefix_tokens"], batch["prefix_valid"],
+                                             tokens, valid, batch["group"])
+    else:
+        hidden, _ = model.hidden_states(tokens, _positions(valid), valid)
+    picked = jnp.take_along_axis(hidden, index[..., None], axis=1)
+    targets = jnp.take_along_axis(tokens, jnp.minimum(index + 1, length - 1), axis=1)
+    per_token = token_logprobs(picked, targets, model.logits_from_hidden, chunk)
+    return jnp.where(mask, per_token, 0.0), mask
 
 
 def _positions(valid: jax.Array) -> jax.Array:

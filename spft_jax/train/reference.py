@@ -4,14 +4,15 @@ SPIN's and SPFT-SQL's losses compare the trainee's log-probs with the opponent's
 frozen starting model's) on the same chosen and rejected completions. They are computed here,
 before training, and stored with the pairs, so the reference model's weights need not sit beside
 the trainee's during training. Sequences are built by the same `Batcher` code as the training
-batches (same prompt truncation, same padding buckets), so the numbers line up exactly with the
+batches (same prompt truncation, same padding buckets, the same layout: with `share_prefix` the
+pairs of one family share their prompt prefix here too), so the numbers line up with the
 policy's log-probs in the loss.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 
 import jax
 import numpy as np
@@ -21,7 +22,7 @@ from jax.sharding import Mesh
 from spft_jax.parallel.distributed import put_global, to_host
 from spft_jax.parallel.rules import batch_sharding
 from spft_jax.train.batches import BatchConfig, Batcher, PairExample
-from spft_jax.train.logprobs import completion_logprobs
+from spft_jax.train.logprobs import batch_logprobs
 
 
 @dataclasses.dataclass(frozen=True)
@@ -29,16 +30,13 @@ class PairText:
     prompt: Sequence[int]
     chosen: Sequence[int]
     rejected: Sequence[int]
+    family: Hashable = None  # pairs of one family share a prompt prefix (their database)
 
 
 def _logps_fn(graphdef, chunk: int):
     def run(state, batch):
-        model = nnx.merge(graphdef, state)
-        tokens, valid, mask = batch["tokens"], batch["valid"], batch["completion_mask"]
-        pairs, _, length = tokens.shape
-        flat = lambda x: x.reshape(pairs * 2, length)  # noqa: E731
-        _, sequence = completion_logprobs(model, flat(tokens), flat(valid), flat(mask), chunk)
-        return sequence.reshape(pairs, 2)
+        per_token, _ = batch_logprobs(nnx.merge(graphdef, state), batch, chunk)
+        return per_token.sum(axis=1).reshape(-1, 2)
 
     return jax.jit(run)
 
@@ -52,7 +50,8 @@ def pair_reference_logps(model: nnx.Module, pairs: Sequence[PairText], config: B
     repeats of its first pair (their results are dropped), so every call has the same shape per
     length bucket. `on_batch(n)` reports progress in pairs.
     """
-    examples = [PairExample(p.prompt, p.chosen, p.rejected, 0.0, 0.0, 0.0) for p in pairs]
+    examples = [PairExample(p.prompt, p.chosen, p.rejected, 0.0, 0.0, 0.0, p.family)
+                for p in pairs]
     batch_size = config.batch_size
     one_batch = dataclasses.replace(config, micro_batches=1)
     if len(examples) < batch_size:
@@ -66,7 +65,8 @@ def pair_reference_logps(model: nnx.Module, pairs: Sequence[PairText], config: B
         real = len(indices)
         indices += [indices[0]] * (batch_size - real)
         arrays = batcher.arrays_for(indices)
-        batch = {k: arrays[k][0] for k in ("tokens", "valid", "completion_mask")}
+        batch = {k: v[0] for k, v in arrays.items()
+                 if k not in ("reference_logps", "opponent_wrong", "completion_mask")}
         if mesh is not None:
             batch = {k: put_global(v, batch_sharding(mesh, v.ndim)) for k, v in batch.items()}
         out[start:start + real] = to_host(run(state, batch))[:real]

@@ -13,11 +13,14 @@ adapters) and `frozen` (the rest; empty without LoRA). Batches are dicts of arra
 micro-batch axis [micro, batch, ...]; the step scans over the micro-batches and applies one
 optimizer update with their mean gradient (gradient accumulation without extra optimizer state).
 
-Batch fields:
-- SFT: tokens, valid, completion_mask — [micro, B, T];
-- pairwise: tokens, valid, completion_mask — [micro, B, 2, T] (chosen at 0, rejected at 1, one
-  batch with an explicit pair axis), reference_logps [micro, B, 2] (the opponent's summed
-  completion log-probs, computed once beforehand without gradient) and opponent_wrong [micro, B].
+Batch fields (see spft_jax.train.layout for the two layouts):
+- padded SFT: tokens, valid, completion_mask — [micro, B, T]; pairwise: [micro, B, 2, T]
+  (chosen at 0, rejected at 1); predict_index / predict_mask [..., K]: the positions whose next
+  token is a completion token (the output head runs there only);
+- shared prefix: prefix_tokens / prefix_valid [micro, G, P], tokens / valid [micro, N, L],
+  group [micro, N], predict_index / predict_mask [micro, N, K] (pairs: sequence 2b + side);
+- pairwise, both layouts: reference_logps [micro, B, 2] (the opponent's summed completion
+  log-probs, computed once beforehand without gradient) and opponent_wrong [micro, B].
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ from flax import nnx
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from spft_jax.parallel.distributed import batch_spec
-from spft_jax.train.logprobs import completion_logprobs
+from spft_jax.train.logprobs import batch_logprobs
 from spft_jax.train.losses import PAIRWISE_LOSSES, pairwise_loss, sft_loss
 from spft_jax.train.optimizer import UpdateRule
 
@@ -55,15 +58,12 @@ class LossSpec:
 
 
 def micro_batch_loss(model, batch: Mapping[str, jax.Array], spec: LossSpec):
-    """(loss, metrics) of one micro-batch under `model`."""
-    tokens, valid, mask = batch["tokens"], batch["valid"], batch["completion_mask"]
+    """(loss, metrics) of one micro-batch under `model`, in either layout of
+    `spft_jax.train.layout` (the same loss: only which positions are computed differs)."""
+    per_token, mask = batch_logprobs(model, batch, spec.logprob_chunk)
     if not spec.pairwise:
-        per_token, _ = completion_logprobs(model, tokens, valid, mask, spec.logprob_chunk)
-        return sft_loss(per_token, mask[:, 1:] & valid[:, 1:])
-    pairs, _, length = tokens.shape
-    flat = lambda x: x.reshape(pairs * 2, length)  # noqa: E731
-    _, sequence = completion_logprobs(model, flat(tokens), flat(valid), flat(mask), spec.logprob_chunk)
-    sequence = sequence.reshape(pairs, 2)
+        return sft_loss(per_token, mask)
+    sequence = per_token.sum(axis=1).reshape(-1, 2)
     reference = batch["reference_logps"]
     return pairwise_loss(spec.kind, sequence[:, 0], sequence[:, 1], reference[:, 0],
                          reference[:, 1], batch["opponent_wrong"], spec.lam)
@@ -120,21 +120,22 @@ class TrainStep:
             donate_argnums=(0, 2),
         )
 
-    def _key(self, trainable, frozen, opt_state) -> tuple:
+    def _key(self, trainable, frozen, opt_state, batch) -> tuple:
         rule = self.rule if isinstance(self.rule, UpdateRule) else id(self.rule)
         placement = None
         if self.mesh is not None:
             placement = tuple(x.sharding for x in jax.tree.leaves((trainable, frozen, opt_state)))
-        return (self.graphdef, self.loss, rule, self.mesh, placement)
+        # The batch's fields and ranks (its layout): they fix the function's input shardings.
+        layout = tuple(sorted((k, v.ndim) for k, v in batch.items()))
+        return (self.graphdef, self.loss, rule, self.mesh, placement, layout)
 
     def __call__(self, trainable, frozen, opt_state, batch, learning_rate):
-        if self._compiled is None:
-            key = self._key(trainable, frozen, opt_state)
-            if key not in _COMPILED:
-                # The step object is kept with its function (a raw transformation's id is only
-                # unique while it lives).
-                _COMPILED[key] = (self._compile(trainable, frozen, opt_state, batch), self)
-            self._compiled = _COMPILED[key][0]
+        key = self._key(trainable, frozen, opt_state, batch)
+        if key not in _COMPILED:
+            # The step object is kept with its function (a raw transformation's id is only
+            # unique while it lives).
+            _COMPILED[key] = (self._compile(trainable, frozen, opt_state, batch), self)
+        self._compiled = _COMPILED[key][0]
         if self.mesh is not None:
             batch = {k: jax.device_put(v, batch_spec(self.mesh, v.ndim)) for k, v in batch.items()}
         learning_rate = jnp.asarray(learning_rate, jnp.float32)

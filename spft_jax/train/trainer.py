@@ -106,7 +106,12 @@ class Trainer:
             if batch_size % shards:
                 raise ConfigError(f"batch config field 'batch_size': {batch_size} is not divisible by "
                                   f"the {shards} data-parallel shards of the mesh {dict(mesh.shape)}")
-            self._rows = distributed.host_rows(mesh, batch_size)
+            groups = batcher.config.group_multiple
+            if batcher.config.share_prefix and groups % shards:
+                raise ConfigError(f"batch config field 'group_multiple': {groups} is not a "
+                                  f"multiple of the {shards} data-parallel shards of the mesh")
+            self._rows = None if batcher.config.share_prefix else distributed.host_rows(
+                mesh, batch_size)
         else:
             self._rows = None
         self.graphdef, self.trainable, self.frozen = split_trainable(model, lora=lora)
@@ -145,6 +150,9 @@ class Trainer:
     def _device_batch(self, arrays: dict[str, np.ndarray]):
         if self.mesh is None:
             return arrays
+        if self.batcher.config.share_prefix:  # built whole on every host (see batches.py)
+            return {k: distributed.put_global(v, distributed.batch_spec(self.mesh, v.ndim))
+                    for k, v in arrays.items()}
         return distributed.global_batch(arrays, self.mesh, self.batcher.config.batch_size)
 
     def run(self) -> TrainResult:

@@ -1,5 +1,5 @@
 """Run by test_checkpoint_resume.py in a fresh process: a short self-play training run through the
-Trainer (pairs, micro-batches, several epochs, warmup + cosine AdamW, checkpoints every few
+Trainer (pairs in the prefix-shared layout, micro-batches, several epochs, warmup + cosine AdamW, checkpoints every few
 steps, an eval hook) in --workdir; the final parameters and RNG key go to <workdir>/result.npz.
 
 With --pause-after K every step after K sleeps, so the test can kill the run between a
@@ -29,10 +29,14 @@ STEPS = 12
 
 
 def pair_examples(count=12, seed=0):
+    """Pairs on three "databases": each family's prompts start with the same schema tokens, so
+    the prefix-shared layout really groups them."""
     rng = np.random.default_rng(seed)
     ids = lambda low, high: [int(t) for t in rng.integers(1, 64, int(rng.integers(low, high)))]  # noqa: E731
-    return [PairExample(ids(3, 10), ids(2, 6), ids(2, 6), float(rng.normal(-12, 2)),
-                        float(rng.normal(-12, 2)), float(rng.integers(0, 2))) for _ in range(count)]
+    schemas = [ids(4, 7) for _ in range(3)]
+    return [PairExample(schemas[k % 3] + ids(1, 4), ids(2, 6), ids(2, 6), float(rng.normal(-12, 2)),
+                        float(rng.normal(-12, 2)), float(rng.integers(0, 2)), k % 3)
+            for k in range(count)]
 
 
 def main():
@@ -52,7 +56,8 @@ def main():
         return {"embed_probe": float((model.embed_tokens[...] @ noise).sum())}
 
     batcher = Batcher(pair_examples(), BatchConfig(batch_size=2, micro_batches=2, max_length=16,
-                                                   bucket_multiple=8), seed=5)
+                                                   bucket_multiple=8, share_prefix=True,
+                                                   group_size=2), seed=5)
     trainer = Trainer(
         Decoder(CONFIG, nnx.Rngs(0)), batcher, LossSpec("error_driven", lam=0.5),
         OptimizerConfig(learning_rate=5e-3, schedule="cosine", warmup_steps=3, total_steps=STEPS),

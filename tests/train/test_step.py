@@ -116,7 +116,9 @@ def test_sharded_steps_equal_single_device_steps():
         assert result["max_param_diff"] < 1e-4, (name, result)
         assert result["max_param_diff"] < 1e-2 * result["max_param_change"], (name, result)
         assert result["loss_diff"] < 1e-5, (name, result)
-    assert results["fsdp4_tensor2"]["sharded_kernel"] == "P('fsdp', 'tensor')"
+    assert sorted(results) == ["padded_data2_fsdp4", "padded_fsdp4_tensor2",
+                               "shared_data2_fsdp4", "shared_fsdp4_tensor2"]
+    assert results["padded_fsdp4_tensor2"]["sharded_kernel"] == "P('fsdp', 'tensor')"
 
 
 def test_steps_with_the_same_rule_share_one_compiled_function():
