@@ -5,8 +5,11 @@
 XLA assigns every buffer of a compiled step before it runs; `compiled.memory_analysis()` reports
 the temporaries (activations kept for the backward pass, gradients in flight, workspace) apart
 from the arguments and outputs (parameters, optimizer state, the batch). This benchmark compiles
-the SFT train step of the preset (random weights, AdamW) for a batch of `--batch` sequences of
-`--length` tokens and prints the temporaries per token for remat none / full / dots_saveable,
+the SFT train step of the preset (random weights, AdamW) for batches of `--batch` and twice as
+many sequences of `--length` tokens and prints what an added token costs in temporaries (their
+difference over the added tokens; a single batch's total divided by its tokens would count the
+parameter-sized gradient and optimizer buffers as activations) for remat none / full /
+dots_saveable,
 against what each policy should keep: every layer's activations (none), every layer's input
 (full), the matmul outputs (dots_saveable). The alternative the table is read against is the
 same step with remat none. Compilation only: nothing runs, so it is not a timing.
@@ -61,30 +64,36 @@ def main(argv=None) -> None:
     parser.add_argument("--length", type=int, default=256)
     args = parser.parse_args(argv)
     base = PRESETS[args.preset].replace(dtype="float32", param_dtype="float32")
-    tokens = args.batch * args.length
-    batch = sft_batch(args.batch, args.length, base.vocab_size)
     hidden, mlp, layers = base.hidden_size, base.intermediate_size, base.num_layers
     heads, kv, d = base.num_heads, base.num_kv_heads, base.head_dim
+    length = args.length
     # fp32 values kept per token and layer by each policy (see the module docstring): with none,
     # the inputs of norms, projections, rope, attention (its [T, T] scores and weights per
     # head), the MLP's gate/up/product; full: the layer's input only; dots: the matmul outputs.
     expected = {
         "none": layers * 4 * (6 * hidden + 3 * heads * d + 2 * kv * d + 4 * mlp
-                              + 2 * heads * args.length),
+                              + 2 * heads * length),
         "full": layers * 4 * hidden,
         "dots_saveable": layers * 4 * (2 * hidden + heads * d + 2 * kv * d + 2 * mlp),
     }
-    print(f"# Activation memory per token: {args.preset}, fp32, SFT step, batch {args.batch} x "
-          f"{args.length} tokens (jax {jax.__version__}, {jax.default_backend()})\n")
-    print("| remat | temporaries MB | per token KB | expected per token KB | vs remat none "
-          "| compile s |")
-    print("|---|---:|---:|---:|---:|---:|")
+    print(f"# Activation memory per token: {args.preset}, fp32, full fine-tuning SFT step "
+          f"(jax {jax.__version__}, {jax.default_backend()})\n")
+    print(f"Temporaries at batch {args.batch} and at batch {2 * args.batch} of {length} tokens; "
+          "the difference over the added tokens is what a token costs (the rest is "
+          "parameter-sized: gradients, their accumulator, the optimizer's update).\n")
+    print("| remat | temporaries MB (batch B) | temporaries MB (batch 2B) | parameter-sized MB "
+          "| per added token KB | expected per token KB | vs remat none | compile s |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
     baseline = None
     for remat in ("none", "full", "dots_saveable"):
-        temp, seconds = temporaries(base.replace(remat=remat), batch)
-        baseline = baseline or temp
-        print(f"| {remat} | {temp / 1e6:.0f} | {temp / tokens / 1e3:.1f} | "
-              f"{expected[remat] / 1e3:.1f} | {temp / baseline:.2f}x | {seconds:.0f} |")
+        config = base.replace(remat=remat)
+        small, s1 = temporaries(config, sft_batch(args.batch, length, base.vocab_size))
+        large, s2 = temporaries(config, sft_batch(2 * args.batch, length, base.vocab_size))
+        per_token = (large - small) / (args.batch * length)
+        baseline = baseline or per_token
+        print(f"| {remat} | {small / 1e6:.0f} | {large / 1e6:.0f} | "
+              f"{(small - per_token * args.batch * length) / 1e6:.0f} | {per_token / 1e3:.1f} | "
+              f"{expected[remat] / 1e3:.1f} | {per_token / baseline:.2f}x | {s1 + s2:.0f} |")
 
 
 if __name__ == "__main__":
