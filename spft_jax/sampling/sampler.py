@@ -40,6 +40,7 @@ from spft_jax.sampling.decode import (
 from spft_jax.sampling.filters import TokenChoice
 from spft_jax.sampling.params import SamplingParams, check_prompts
 from spft_jax.sampling.stops import StopMatch, find_stop
+from spft_jax.token_prefix import common_prefix_length
 
 # A common prefix shorter than this is not worth a prefill call of its own.
 MIN_SHARED_PREFIX = 32
@@ -115,14 +116,7 @@ def _compiled_for(graphdef, mesh: Mesh | None, config) -> CompiledSampling:
 
 def common_prefix(sequences: Sequence[Sequence[int]]) -> list[int]:
     """The longest common prefix, less one token, so every sequence keeps a suffix."""
-    first = list(sequences[0])
-    length = min(len(s) for s in sequences) - 1
-    for other in sequences[1:]:
-        at = 0
-        while at < length and other[at] == first[at]:
-            at += 1
-        length = at
-    return first[:max(length, 0)]
+    return list(sequences[0][:common_prefix_length(sequences)])
 
 
 class Sampler:

@@ -25,6 +25,8 @@ from collections.abc import Hashable, Sequence
 
 import numpy as np
 
+from spft_jax.token_prefix import common_prefix_length
+
 
 @dataclasses.dataclass(frozen=True)
 class TrainSequence:
@@ -72,19 +74,6 @@ def padded_arrays(sequences: Sequence[TrainSequence], length: int, completion_wi
                                   [len(s.completion) for s in sequences], completion_width)
     return {"tokens": tokens, "valid": valid, "completion_mask": mask, "predict_index": index,
             "predict_mask": predict}
-
-
-def common_prefix_length(prompts: Sequence[Sequence[int]]) -> int:
-    """The longest common prefix of the prompts, less one token, so every continuation keeps
-    the prompt token that predicts its first completion token."""
-    first = prompts[0]
-    length = min(len(p) for p in prompts) - 1
-    for other in prompts[1:]:
-        at = 0
-        while at < length and other[at] == first[at]:
-            at += 1
-        length = at
-    return max(length, 0)
 
 
 @dataclasses.dataclass(frozen=True)
