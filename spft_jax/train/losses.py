@@ -6,7 +6,8 @@ gold SQL) with a rejected one y' (the opponent's SQL), through the implicit rewa
     r(y) = lam * (log p_theta(y|x) - log p_ref(y|x)),
 
 with l(t) = log(1 + exp(-t)) and R = 1 when the opponent's SQL executes to a different result
-than the gold (the opponent was wrong), 0 when it was right (see ../shared/docs/METHOD.md):
+than the gold (the opponent was wrong), 0 when it was right; the paper's exact equation was not
+recovered, so each plausible reading is its own objective:
 
 - spin:                 l(r(y) - r(y'))                       every opponent answer is negative
 - error_driven:         l(r(y) - R * r(y'))                   SPFT-SQL: only wrong answers pushed down
