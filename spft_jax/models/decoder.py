@@ -374,9 +374,9 @@ class Decoder(nnx.Module):
         embed = self.embed_tokens[...]
         prefix_x = jnp.take(embed, prefix_tokens, axis=0).astype(compute)
         x = jnp.take(embed, tokens, axis=0).astype(compute)
-        prefix_positions = _positions(prefix_valid)
+        prefix_positions = valid_positions(prefix_valid)
         prefix_length = jnp.sum(prefix_valid, axis=1).astype(jnp.int32)
-        positions = jnp.take(prefix_length, group)[:, None] + _positions(valid)
+        positions = jnp.take(prefix_length, group)[:, None] + valid_positions(valid)
         width = prefix_tokens.shape[1]
         prefix_mask = attention_mask(jnp.arange(width), jnp.arange(width), prefix_positions,
                                      prefix_positions, prefix_valid, cfg.sliding_window, False)
@@ -430,11 +430,11 @@ class Decoder(nnx.Module):
         if valid is None:
             valid = jnp.ones(tokens.shape, bool)
         if positions is None:
-            positions = _positions(valid)
+            positions = valid_positions(valid)
         x, cache = self.hidden_states(tokens, positions, valid, cache, write_index)
         return self.logits_from_hidden(x), cache
 
 
-def _positions(valid: jax.Array) -> jax.Array:
+def valid_positions(valid: jax.Array) -> jax.Array:
     """Positions of right- or left-padded rows: each valid token's index among the valid ones."""
     return jnp.maximum(jnp.cumsum(valid, axis=1) - 1, 0).astype(jnp.int32)

@@ -21,7 +21,7 @@ from flax import nnx
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from spft_jax.errors import ConfigError
-from spft_jax.parallel.rules import LOGICAL_AXIS_RULES, state_shardings
+from spft_jax.parallel.rules import batch_axes, state_shardings
 
 log = logging.getLogger(__name__)
 
@@ -60,8 +60,7 @@ def initialize_from_config(coordinator_address: str | None, num_processes: int |
 def batch_spec(mesh: Mesh, ndim: int) -> NamedSharding:
     """[micro, batch, ...] arrays: the batch dimension over the data-parallel mesh axes (the
     layout the train step takes its batches in)."""
-    axes = tuple(a for a in LOGICAL_AXIS_RULES["batch"] if a in mesh.shape)
-    return NamedSharding(mesh, PartitionSpec(None, axes, *([None] * (ndim - 2))))
+    return NamedSharding(mesh, PartitionSpec(None, batch_axes(mesh), *([None] * (ndim - 2))))
 
 
 def host_rows(mesh: Mesh, global_batch: int) -> list[int]:

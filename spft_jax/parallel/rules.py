@@ -78,7 +78,23 @@ def shard_model(model: nnx.Module, mesh: jax.sharding.Mesh) -> nnx.Module:
     return model
 
 
+def batch_axes(mesh: jax.sharding.Mesh) -> tuple[str, ...]:
+    """The mesh axes the batch is split over: those of the logical "batch" axis in the rules
+    table (data, and fsdp: with FSDP each device also takes its own slice of the batch)."""
+    return tuple(a for a in LOGICAL_AXIS_RULES["batch"] if a in mesh.shape)
+
+
+def data_parallel_size(mesh: jax.sharding.Mesh | None) -> int:
+    """How many ways the batch is split (the product of the batch axes' sizes; 1 without a
+    mesh): batches must be a multiple of it."""
+    if mesh is None:
+        return 1
+    size = 1
+    for axis in batch_axes(mesh):
+        size *= mesh.shape[axis]
+    return size
+
+
 def batch_sharding(mesh: jax.sharding.Mesh, ndim: int = 2) -> NamedSharding:
     """Batch-major arrays: the batch over the data-parallel axes, the rest replicated."""
-    axes = tuple(a for a in LOGICAL_AXIS_RULES["batch"] if a in mesh.shape)
-    return NamedSharding(mesh, PartitionSpec(axes, *([None] * (ndim - 1))))
+    return NamedSharding(mesh, PartitionSpec(batch_axes(mesh), *([None] * (ndim - 1))))

@@ -12,12 +12,11 @@ import logging
 import math
 from collections.abc import Sequence
 
-import numpy as np
 from flax import nnx
 from ml_collections import ConfigDict
 
 from spft_jax.errors import DataError
-from spft_jax.parallel.rules import LOGICAL_AXIS_RULES
+from spft_jax.parallel.rules import data_parallel_size
 from spft_jax.train.batches import BatchConfig, Batcher, PairExample, SftExample
 from spft_jax.train.optimizer import OptimizerConfig
 from spft_jax.train.step import LossSpec
@@ -48,12 +47,6 @@ def batch_config(section: ConfigDict, pad_id: int, examples: int, mesh=None) -> 
                        max_length=section.max_length, bucket_multiple=section.bucket_multiple,
                        pad_id=pad_id, share_prefix=section.share_prefix,
                        group_size=section.group_size, group_multiple=data_parallel_size(mesh))
-
-
-def data_parallel_size(mesh) -> int:
-    if mesh is None:
-        return 1
-    return int(np.prod([mesh.shape[a] for a in LOGICAL_AXIS_RULES["batch"] if a in mesh.shape]))
 
 
 def optimizer_config(section: ConfigDict, total_steps: int) -> OptimizerConfig:

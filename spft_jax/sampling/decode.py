@@ -35,8 +35,8 @@ import jax.numpy as jnp
 from flax import nnx
 from jax.sharding import AxisType, Mesh, NamedSharding, PartitionSpec as P
 
-from spft_jax.models.decoder import KVCache
-from spft_jax.parallel.rules import LOGICAL_AXIS_RULES, partition_spec
+from spft_jax.models.decoder import KVCache, valid_positions
+from spft_jax.parallel.rules import batch_axes, partition_spec
 from spft_jax.sampling.filters import TokenChoice, choose_tokens
 
 
@@ -88,22 +88,6 @@ class PrefillBlock:
     @property
     def width(self) -> int:
         return self.positions.shape[1]
-
-
-def batch_axes(mesh: Mesh) -> tuple[str, ...]:
-    """The mesh axes the batch is split over: those of the logical "batch" axis in the rules
-    table (data, and fsdp: with FSDP each device also takes its own slice of the batch)."""
-    return tuple(a for a in LOGICAL_AXIS_RULES["batch"] if a in mesh.shape)
-
-
-def batch_multiple(mesh: Mesh | None) -> int:
-    """The batch must be a multiple of this (the product of the batch axes' sizes)."""
-    if mesh is None:
-        return 1
-    size = 1
-    for axis in batch_axes(mesh):
-        size *= mesh.shape[axis]
-    return size
 
 
 def batch_sharding(mesh: Mesh | None, rank: int, axis: int = 0) -> NamedSharding | None:
@@ -213,7 +197,7 @@ def prefill_block(graphdef, state, tokens, valid, *, mesh: Mesh | None,
     """Runs left-padded prompts [r, Tp] through the model into a cache of Tp slots."""
     model = nnx.merge(graphdef, state)
     rows, length = tokens.shape
-    positions = jnp.maximum(jnp.cumsum(valid, axis=1) - 1, 0).astype(jnp.int32)
+    positions = valid_positions(valid)
     cache = KVCache.empty(model.config, rows, length, cache_dtype)
     cache = _constrain_cache(cache, block_shardings(mesh, model.config.num_kv_heads,
                                                     model.config.num_layers))
@@ -244,8 +228,7 @@ def prefill_after_prefix(graphdef, state, prefix: PrefillBlock, tokens, valid, *
                     positions=widen(prefix.positions, 1), valid=widen(prefix.valid, 1))
     cache = _constrain_cache(cache, block_shardings(mesh, model.config.num_kv_heads,
                                                     model.config.num_layers))
-    positions = prefix.next_position[0] + jnp.maximum(jnp.cumsum(valid, axis=1) - 1, 0)
-    positions = positions.astype(jnp.int32)
+    positions = (prefix.next_position[0] + valid_positions(valid)).astype(jnp.int32)
     hidden, cache = model.hidden_states(tokens, positions, valid, cache, prefix.width)
     logits = model.logits_from_hidden(hidden[:, -1:, :])[:, 0, :]
     return PrefillBlock(k=cache.k, v=cache.v, positions=cache.positions, valid=cache.valid,

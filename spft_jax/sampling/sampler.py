@@ -34,9 +34,10 @@ from spft_jax.models.decoder import Decoder
 from spft_jax.parallel.distributed import put_global, to_host
 from spft_jax.sampling import batching
 from spft_jax.sampling.decode import (
-    CompiledSampling, DecodeSpec, DecodeState, PrefillBlock, auto_mesh, batch_multiple,
-    batch_sharding, on_mesh, replicated,
+    CompiledSampling, DecodeSpec, DecodeState, PrefillBlock, auto_mesh, batch_sharding, on_mesh,
+    replicated,
 )
+from spft_jax.parallel.rules import data_parallel_size
 from spft_jax.sampling.filters import TokenChoice
 from spft_jax.sampling.params import SamplingParams, check_prompts
 from spft_jax.sampling.stops import StopMatch, find_stop
@@ -152,7 +153,7 @@ class Sampler:
         self.config = model.config
         self.tokenizer = tokenizer
         self.mesh = mesh = auto_mesh(mesh)
-        self.batch_multiple = batch_multiple(mesh)
+        self.batch_multiple = data_parallel_size(mesh)
         for field, value in (("max_batch_rows", max_batch_rows),
                              ("prefill_tokens", prefill_tokens)):
             if not isinstance(value, int) or value <= 0:

@@ -264,9 +264,11 @@ class Batcher:
         """[micro, G, P] prefixes, [micro, N, L] continuations (see layout.grouped_arrays)."""
         config = self.config
         batches = [self.sequences(indices[m]) for m in range(indices.shape[0])]
-        shape = layout.grouped_shape(batches, config.bucket_for, config.continuation_multiple,
-                                     config.group_multiple)
-        per_micro = [layout.grouped_arrays(s, shape, config.pad_id) for s in batches]
+        groupings = [layout.groups_of(s) for s in batches]
+        shape = layout.grouped_shape(batches, groupings, config.bucket_for,
+                                     config.continuation_multiple, config.group_multiple)
+        per_micro = [layout.grouped_arrays(s, g, shape, config.pad_id)
+                     for s, g in zip(batches, groupings)]
         arrays = {k: np.stack([a[k] for a in per_micro]) for k in per_micro[0]}
         if self.pairwise:
             arrays.update(self._pair_fields(indices))

@@ -102,13 +102,12 @@ def groups_of(sequences: Sequence[TrainSequence]) -> tuple[list[list[int]], list
     return members, prefixes
 
 
-def grouped_shape(batches: Sequence[Sequence[TrainSequence]], prefix_bucket, continuation_multiple: int,
-                  group_multiple: int) -> GroupedShape:
+def grouped_shape(batches: Sequence[Sequence[TrainSequence]], groupings, prefix_bucket,
+                  continuation_multiple: int, group_multiple: int) -> GroupedShape:
     """One shape for every micro-batch of a step (they are stacked): the largest of each size,
-    bucketed so that few shapes compile."""
+    bucketed so that few shapes compile. `groupings`: `groups_of` of each micro-batch."""
     groups = prefix = continuation = completion = 1
-    for sequences in batches:
-        members, prefixes = groups_of(sequences)
+    for sequences, (members, prefixes) in zip(batches, groupings):
         groups = max(groups, len(members))
         prefix = max(prefix, *prefixes)
         for group, shared in zip(members, prefixes):
@@ -122,11 +121,11 @@ def grouped_shape(batches: Sequence[Sequence[TrainSequence]], prefix_bucket, con
                         completion=round_up(completion, continuation_multiple))
 
 
-def grouped_arrays(sequences: Sequence[TrainSequence], shape: GroupedShape,
+def grouped_arrays(sequences: Sequence[TrainSequence], grouping, shape: GroupedShape,
                    pad_id: int) -> dict[str, np.ndarray]:
     """prefix_tokens/prefix_valid [G, P], tokens/valid [N, L], group [N],
-    predict_index/predict_mask [N, K]."""
-    members, prefixes = groups_of(sequences)
+    predict_index/predict_mask [N, K]; `grouping`: `groups_of(sequences)`."""
+    members, prefixes = grouping
     n = len(sequences)
     prefix_tokens = np.full((shape.groups, shape.prefix), pad_id, np.int32)
     prefix_valid = np.zeros((shape.groups, shape.prefix), bool)

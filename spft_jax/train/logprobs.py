@@ -19,6 +19,8 @@ from collections.abc import Callable
 import jax
 import jax.numpy as jnp
 
+from spft_jax.models.decoder import valid_positions
+
 
 def token_logprobs(
     hidden: jax.Array,
@@ -61,7 +63,7 @@ def completion_logprobs(model, tokens, valid, completion_mask, chunk: int = 128)
     counts (the completion, not the prompt or padding). Returns (per_token [B, T-1] with zeros
     outside the mask, per_sequence [B]): position t holds log p(tokens[t+1] | tokens[:t+1]).
     """
-    hidden, _ = model.hidden_states(tokens, _positions(valid), valid)
+    hidden, _ = model.hidden_states(tokens, valid_positions(valid), valid)
     per_token = token_logprobs(hidden[:, :-1], tokens[:, 1:], model.logits_from_hidden, chunk)
     mask = completion_mask[:, 1:] & valid[:, 1:]
     per_token = jnp.where(mask, per_token, 0.0)
@@ -89,12 +91,9 @@ def batch_logprobs(model, batch, chunk: int = 128) -> tuple[jax.Array, jax.Array
         hidden = model.grouped_hidden_states(batch["prefix_tokens"], batch["prefix_valid"],
                                              tokens, valid, batch["group"])
     else:
-        hidden, _ = model.hidden_states(tokens, _positions(valid), valid)
+        hidden, _ = model.hidden_states(tokens, valid_positions(valid), valid)
     picked = jnp.take_along_axis(hidden, index[..., None], axis=1)
     targets = jnp.take_along_axis(tokens, jnp.minimum(index + 1, length - 1), axis=1)
     per_token = token_logprobs(picked, targets, model.logits_from_hidden, chunk)
     return jnp.where(mask, per_token, 0.0), mask
 
-
-def _positions(valid: jax.Array) -> jax.Array:
-    return jnp.maximum(jnp.cumsum(valid, axis=1) - 1, 0).astype(jnp.int32)

@@ -82,7 +82,8 @@ class TrainStep:
         self.rule = rule
         self.transformation = rule.transformation() if isinstance(rule, UpdateRule) else rule
         self.mesh = mesh
-        self._compiled = None
+        self._compiled = None  # the function of the last batch layout seen
+        self._by_layout: dict[tuple, object] = {}  # batch layout -> compiled step
 
     def _step(self, trainable, frozen, opt_state, batch, learning_rate):
         def loss_fn(params, micro):
@@ -120,22 +121,25 @@ class TrainStep:
             donate_argnums=(0, 2),
         )
 
-    def _key(self, trainable, frozen, opt_state, batch) -> tuple:
+    def _key(self, trainable, frozen, opt_state, layout: tuple) -> tuple:
         rule = self.rule if isinstance(self.rule, UpdateRule) else id(self.rule)
         placement = None
         if self.mesh is not None:
             placement = tuple(x.sharding for x in jax.tree.leaves((trainable, frozen, opt_state)))
-        # The batch's fields and ranks (its layout): they fix the function's input shardings.
-        layout = tuple(sorted((k, v.ndim) for k, v in batch.items()))
         return (self.graphdef, self.loss, rule, self.mesh, placement, layout)
 
     def __call__(self, trainable, frozen, opt_state, batch, learning_rate):
-        key = self._key(trainable, frozen, opt_state, batch)
-        if key not in _COMPILED:
-            # The step object is kept with its function (a raw transformation's id is only
-            # unique while it lives).
-            _COMPILED[key] = (self._compile(trainable, frozen, opt_state, batch), self)
-        self._compiled = _COMPILED[key][0]
+        # The batch's fields and ranks (its layout) fix the function's input shardings; the
+        # full key (with every parameter's placement) is built once per layout, not per step.
+        layout = tuple(sorted((k, v.ndim) for k, v in batch.items()))
+        if layout not in self._by_layout:
+            key = self._key(trainable, frozen, opt_state, layout)
+            if key not in _COMPILED:
+                # The step object is kept with its function (a raw transformation's id is only
+                # unique while it lives).
+                _COMPILED[key] = (self._compile(trainable, frozen, opt_state, batch), self)
+            self._by_layout[layout] = _COMPILED[key][0]
+        self._compiled = self._by_layout[layout]
         if self.mesh is not None:
             batch = {k: jax.device_put(v, batch_spec(self.mesh, v.ndim)) for k, v in batch.items()}
         learning_rate = jnp.asarray(learning_rate, jnp.float32)

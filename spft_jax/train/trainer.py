@@ -28,6 +28,7 @@ from tqdm.auto import tqdm
 
 from spft_jax.errors import ConfigError
 from spft_jax.parallel import distributed
+from spft_jax.parallel.rules import data_parallel_size
 from spft_jax.train.batches import Batcher, DataPosition
 from spft_jax.train.checkpoint import CheckpointMismatchError, TrainCheckpointer, TrainProgress
 from spft_jax.train.metrics_log import MetricsLogger
@@ -102,7 +103,7 @@ class Trainer:
             raise ConfigError("trainer: nothing to train (epochs=0 and no max_steps)")
         batch_size = batcher.config.batch_size
         if mesh is not None:
-            shards = int(np.prod([mesh.shape[a] for a in ("data", "fsdp") if a in mesh.shape]))
+            shards = data_parallel_size(mesh)
             if batch_size % shards:
                 raise ConfigError(f"batch config field 'batch_size': {batch_size} is not divisible by "
                                   f"the {shards} data-parallel shards of the mesh {dict(mesh.shape)}")
