@@ -21,6 +21,11 @@ decode-specialised attention (no length-1 time axis) reads it about twice as fas
 [layers, batch, slots, kv_heads, head_dim] array (measured on SmolLM2 shapes, see BENCHMARKS.md).
 Padding never influences a valid position, so the logits of a sequence do not depend on how much
 padding shares its batch.
+
+Profiles read by block: the forward pass runs under `jax.named_scope`s (trace-time names in the
+HLO op metadata, no effect on numerics or shapes): `embed`, `layer_<i>` with `input_norm`,
+`attention` (`qkv_proj`, `rope`, `kv_cache_update`, `core`, `out_proj`), `post_attention_norm`
+and `mlp` inside, then `final_norm` and `lm_head`.
 """
 
 from __future__ import annotations
@@ -190,8 +195,10 @@ class Attention(nnx.Module):
         """[B, T, kv_heads, groups, head_dim], rotated."""
         cfg = self.config
         b, t, _ = x.shape
-        q = self.q_proj(x).reshape(b, t, cfg.num_heads, cfg.head_dim)
-        q = apply_rope(q, positions, inv_freq)
+        with jax.named_scope("qkv_proj"):
+            q = self.q_proj(x).reshape(b, t, cfg.num_heads, cfg.head_dim)
+        with jax.named_scope("rope"):
+            q = apply_rope(q, positions, inv_freq)
         return q.reshape(b, t, cfg.num_kv_heads, cfg.num_heads // cfg.num_kv_heads, cfg.head_dim)
 
     def __call__(self, x, positions, inv_freq, k_all, v_all, mask, cached: bool):
@@ -202,20 +209,22 @@ class Attention(nnx.Module):
         b, t, _ = x.shape
         q = self.queries(x, positions, inv_freq)
         scale = 1.0 / math.sqrt(cfg.head_dim)
-        if cached and t == 1:
-            # Decoding: no length-1 time axis in the contraction, which XLA:CPU reads the cache
-            # for far faster than the general form.
-            scores = jnp.einsum("bkgd,bksd->bkgs", q[:, 0], k_all).astype(jnp.float32) * scale
-            scores = jnp.where(mask[:, 0][:, None, None, :], scores, _NEG_INF)
-            weights = jax.nn.softmax(scores, axis=-1).astype(q.dtype)
-            out = jnp.einsum("bkgs,bksd->bkgd", weights, v_all).astype(q.dtype)
-        else:
-            keys_spec = "bksd" if cached else "bskd"
-            scores = jnp.einsum(f"btkgd,{keys_spec}->bkgts", q, k_all).astype(jnp.float32)
-            scores = jnp.where(mask[:, None, None, :, :], scores * scale, _NEG_INF)
-            weights = jax.nn.softmax(scores, axis=-1).astype(q.dtype)
-            out = jnp.einsum(f"bkgts,{keys_spec}->btkgd", weights, v_all).astype(q.dtype)
-        return self.o_proj(out.reshape(b, t, cfg.num_heads * cfg.head_dim))
+        with jax.named_scope("core"):
+            if cached and t == 1:
+                # Decoding: no length-1 time axis in the contraction, which XLA:CPU reads the
+                # cache for far faster than the general form.
+                scores = jnp.einsum("bkgd,bksd->bkgs", q[:, 0], k_all).astype(jnp.float32) * scale
+                scores = jnp.where(mask[:, 0][:, None, None, :], scores, _NEG_INF)
+                weights = jax.nn.softmax(scores, axis=-1).astype(q.dtype)
+                out = jnp.einsum("bkgs,bksd->bkgd", weights, v_all).astype(q.dtype)
+            else:
+                keys_spec = "bksd" if cached else "bskd"
+                scores = jnp.einsum(f"btkgd,{keys_spec}->bkgts", q, k_all).astype(jnp.float32)
+                scores = jnp.where(mask[:, None, None, :, :], scores * scale, _NEG_INF)
+                weights = jax.nn.softmax(scores, axis=-1).astype(q.dtype)
+                out = jnp.einsum(f"bkgts,{keys_spec}->btkgd", weights, v_all).astype(q.dtype)
+        with jax.named_scope("out_proj"):
+            return self.o_proj(out.reshape(b, t, cfg.num_heads * cfg.head_dim))
 
     def after_prefix(self, x, positions, inv_freq, prefix_k, prefix_v, prefix_mask, own_k,
                      own_v, own_mask):
@@ -226,22 +235,27 @@ class Attention(nnx.Module):
         n, t, _ = x.shape
         q = self.queries(x, positions, inv_freq)
         scale = 1.0 / math.sqrt(cfg.head_dim)
-        shared = jnp.einsum("btkgd,bskd->bkgts", q, prefix_k).astype(jnp.float32) * scale
-        own = jnp.einsum("btkgd,bskd->bkgts", q, own_k).astype(jnp.float32) * scale
-        shared = jnp.where(prefix_mask[:, None, None], shared, _NEG_INF)
-        own = jnp.where(own_mask[:, None, None], own, _NEG_INF)
-        weights = jax.nn.softmax(jnp.concatenate([shared, own], axis=-1), axis=-1).astype(q.dtype)
-        width = prefix_k.shape[1]
-        out = (jnp.einsum("bkgts,bskd->btkgd", weights[..., :width], prefix_v)
-               + jnp.einsum("bkgts,bskd->btkgd", weights[..., width:], own_v)).astype(q.dtype)
-        return self.o_proj(out.reshape(n, t, cfg.num_heads * cfg.head_dim))
+        with jax.named_scope("core"):
+            shared = jnp.einsum("btkgd,bskd->bkgts", q, prefix_k).astype(jnp.float32) * scale
+            own = jnp.einsum("btkgd,bskd->bkgts", q, own_k).astype(jnp.float32) * scale
+            shared = jnp.where(prefix_mask[:, None, None], shared, _NEG_INF)
+            own = jnp.where(own_mask[:, None, None], own, _NEG_INF)
+            weights = jax.nn.softmax(jnp.concatenate([shared, own], axis=-1),
+                                     axis=-1).astype(q.dtype)
+            width = prefix_k.shape[1]
+            out = (jnp.einsum("bkgts,bskd->btkgd", weights[..., :width], prefix_v)
+                   + jnp.einsum("bkgts,bskd->btkgd", weights[..., width:], own_v)).astype(q.dtype)
+        with jax.named_scope("out_proj"):
+            return self.o_proj(out.reshape(n, t, cfg.num_heads * cfg.head_dim))
 
     def keys_values(self, x, positions, inv_freq):
         cfg = self.config
         b, t, _ = x.shape
-        k = self.k_proj(x).reshape(b, t, cfg.num_kv_heads, cfg.head_dim)
-        v = self.v_proj(x).reshape(b, t, cfg.num_kv_heads, cfg.head_dim)
-        return apply_rope(k, positions, inv_freq), v
+        with jax.named_scope("qkv_proj"):
+            k = self.k_proj(x).reshape(b, t, cfg.num_kv_heads, cfg.head_dim)
+            v = self.v_proj(x).reshape(b, t, cfg.num_kv_heads, cfg.head_dim)
+        with jax.named_scope("rope"):
+            return apply_rope(k, positions, inv_freq), v
 
 
 class MLP(nnx.Module):
@@ -251,7 +265,8 @@ class MLP(nnx.Module):
         self.down_proj = Linear(config.intermediate_size, config.hidden_size, ("mlp", "embed"), config, rngs)
 
     def __call__(self, x):
-        return self.down_proj(jax.nn.silu(self.gate_proj(x)) * self.up_proj(x))
+        with jax.named_scope("mlp"):
+            return self.down_proj(jax.nn.silu(self.gate_proj(x)) * self.up_proj(x))
 
 
 class DecoderLayer(nnx.Module):
@@ -265,18 +280,23 @@ class DecoderLayer(nnx.Module):
         """Returns (x, cache_k, cache_v). With a cache (this layer's [B, kv, S, d] arrays), this
         step's keys/values are written at slot `write_index` in place; without one, the keys are
         the T tokens' own and cache_k/cache_v stay None."""
-        h = self.input_layernorm(x)
-        k, v = self.self_attn.keys_values(h, positions, inv_freq)
-        cached = cache_k is not None
-        if cached:
-            start = (0, 0, write_index, 0)
-            cache_k = jax.lax.dynamic_update_slice(
-                cache_k, k.transpose(0, 2, 1, 3).astype(cache_k.dtype), start)
-            cache_v = jax.lax.dynamic_update_slice(
-                cache_v, v.transpose(0, 2, 1, 3).astype(cache_v.dtype), start)
-            k, v = cache_k, cache_v
-        x = x + self.self_attn(h, positions, inv_freq, k, v, mask, cached)
-        x = x + self.mlp(self.post_attention_layernorm(x))
+        with jax.named_scope("input_norm"):
+            h = self.input_layernorm(x)
+        with jax.named_scope("attention"):
+            k, v = self.self_attn.keys_values(h, positions, inv_freq)
+            cached = cache_k is not None
+            if cached:
+                with jax.named_scope("kv_cache_update"):
+                    start = (0, 0, write_index, 0)
+                    cache_k = jax.lax.dynamic_update_slice(
+                        cache_k, k.transpose(0, 2, 1, 3).astype(cache_k.dtype), start)
+                    cache_v = jax.lax.dynamic_update_slice(
+                        cache_v, v.transpose(0, 2, 1, 3).astype(cache_v.dtype), start)
+                k, v = cache_k, cache_v
+            x = x + self.self_attn(h, positions, inv_freq, k, v, mask, cached)
+        with jax.named_scope("post_attention_norm"):
+            h = self.post_attention_layernorm(x)
+        x = x + self.mlp(h)
         return x, cache_k, cache_v
 
 
@@ -284,19 +304,25 @@ class DecoderLayer(nnx.Module):
                 group, cross_mask, own_mask):
         """One layer over prefixes [G, P, hidden] and continuations [N, L, hidden]; continuation
         n continues prefix group[n]. Returns (prefix_x, x)."""
-        hp = self.input_layernorm(prefix_x)
-        h = self.input_layernorm(x)
-        kp, vp = self.self_attn.keys_values(hp, prefix_positions, inv_freq)
-        k, v = self.self_attn.keys_values(h, positions, inv_freq)
-        prefix_x = prefix_x + self.self_attn(hp, prefix_positions, inv_freq, kp, vp, prefix_mask,
-                                             cached=False)
-        # Every continuation reads its prefix's keys/values: computed once per group, and the
-        # gradient of each continuation flows back into them.
-        x = x + self.self_attn.after_prefix(h, positions, inv_freq, jnp.take(kp, group, axis=0),
-                                            jnp.take(vp, group, axis=0), cross_mask, k, v,
-                                            own_mask)
-        prefix_x = prefix_x + self.mlp(self.post_attention_layernorm(prefix_x))
-        x = x + self.mlp(self.post_attention_layernorm(x))
+        with jax.named_scope("input_norm"):
+            hp = self.input_layernorm(prefix_x)
+            h = self.input_layernorm(x)
+        with jax.named_scope("attention"):
+            kp, vp = self.self_attn.keys_values(hp, prefix_positions, inv_freq)
+            k, v = self.self_attn.keys_values(h, positions, inv_freq)
+            prefix_x = prefix_x + self.self_attn(hp, prefix_positions, inv_freq, kp, vp,
+                                                 prefix_mask, cached=False)
+            # Every continuation reads its prefix's keys/values: computed once per group, and
+            # the gradient of each continuation flows back into them.
+            x = x + self.self_attn.after_prefix(h, positions, inv_freq,
+                                                jnp.take(kp, group, axis=0),
+                                                jnp.take(vp, group, axis=0), cross_mask, k, v,
+                                                own_mask)
+        with jax.named_scope("post_attention_norm"):
+            hp = self.post_attention_layernorm(prefix_x)
+            h = self.post_attention_layernorm(x)
+        prefix_x = prefix_x + self.mlp(hp)
+        x = x + self.mlp(h)
         return prefix_x, x
 
 
@@ -328,7 +354,8 @@ class Decoder(nnx.Module):
         """The final normalised hidden states [B, T, hidden] and the updated cache."""
         cfg = self.config
         compute = _dtype(cfg.dtype)
-        x = jnp.take(self.embed_tokens[...], tokens, axis=0).astype(compute)
+        with jax.named_scope("embed"):
+            x = jnp.take(self.embed_tokens[...], tokens, axis=0).astype(compute)
         inv_freq = rope_inverse_frequencies(cfg)
         t = tokens.shape[1]
         if cache is None:
@@ -349,15 +376,17 @@ class Decoder(nnx.Module):
 
         run_layer = self._rematted(run_layer)
         if cache is None:
-            for layer in self.layers:
-                x, _, _ = run_layer(layer, x, None, None)
-            return self.norm(x), None
+            for i, layer in enumerate(self.layers):
+                with jax.named_scope(f"layer_{i}"):
+                    x, _, _ = run_layer(layer, x, None, None)
+            return self._final_norm(x), None
         new_k, new_v = [], []
-        for layer, cache_k, cache_v in zip(self.layers, cache.k, cache.v):
-            x, cache_k, cache_v = run_layer(layer, x, cache_k, cache_v)
+        for i, (layer, cache_k, cache_v) in enumerate(zip(self.layers, cache.k, cache.v)):
+            with jax.named_scope(f"layer_{i}"):
+                x, cache_k, cache_v = run_layer(layer, x, cache_k, cache_v)
             new_k.append(cache_k)
             new_v.append(cache_v)
-        return self.norm(x), KVCache(tuple(new_k), tuple(new_v), keys_positions, keys_valid)
+        return self._final_norm(x), KVCache(tuple(new_k), tuple(new_v), keys_positions, keys_valid)
 
     def grouped_hidden_states(self, prefix_tokens, prefix_valid, tokens, valid, group):
         """Final normalised hidden states [N, L, hidden] of continuations after shared prefixes.
@@ -371,9 +400,10 @@ class Decoder(nnx.Module):
         cfg = self.config
         compute = _dtype(cfg.dtype)
         inv_freq = rope_inverse_frequencies(cfg)
-        embed = self.embed_tokens[...]
-        prefix_x = jnp.take(embed, prefix_tokens, axis=0).astype(compute)
-        x = jnp.take(embed, tokens, axis=0).astype(compute)
+        with jax.named_scope("embed"):
+            embed = self.embed_tokens[...]
+            prefix_x = jnp.take(embed, prefix_tokens, axis=0).astype(compute)
+            x = jnp.take(embed, tokens, axis=0).astype(compute)
         prefix_positions = valid_positions(prefix_valid)
         prefix_length = jnp.sum(prefix_valid, axis=1).astype(jnp.int32)
         positions = jnp.take(prefix_length, group)[:, None] + valid_positions(valid)
@@ -393,9 +423,14 @@ class Decoder(nnx.Module):
                                  group, cross_mask, own_mask)
 
         run_layer = self._rematted(run_layer)
-        for layer in self.layers:
-            prefix_x, x = run_layer(layer, prefix_x, x)
-        return self.norm(x)
+        for i, layer in enumerate(self.layers):
+            with jax.named_scope(f"layer_{i}"):
+                prefix_x, x = run_layer(layer, prefix_x, x)
+        return self._final_norm(x)
+
+    def _final_norm(self, x: jax.Array) -> jax.Array:
+        with jax.named_scope("final_norm"):
+            return self.norm(x)
 
     def _rematted(self, run_layer):
         """`run_layer(layer, *arrays)` under the configured remat policy."""
@@ -419,11 +454,12 @@ class Decoder(nnx.Module):
     def logits_from_hidden(self, x: jax.Array) -> jax.Array:
         """Next-token logits (float32) from final hidden states."""
         compute = _dtype(self.config.dtype)
-        if self.lm_head is None:
-            logits = x @ self.embed_tokens[...].astype(compute).T
-        else:
-            logits = self.lm_head(x)
-        return logits.astype(jnp.float32)
+        with jax.named_scope("lm_head"):
+            if self.lm_head is None:
+                logits = x @ self.embed_tokens[...].astype(compute).T
+            else:
+                logits = self.lm_head(x)
+            return logits.astype(jnp.float32)
 
     def __call__(self, tokens, positions=None, valid=None, cache: KVCache | None = None,
                  write_index=0):

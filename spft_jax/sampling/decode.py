@@ -201,9 +201,10 @@ def prefill_block(graphdef, state, tokens, valid, *, mesh: Mesh | None,
     cache = KVCache.empty(model.config, rows, length, cache_dtype)
     cache = _constrain_cache(cache, block_shardings(mesh, model.config.num_kv_heads,
                                                     model.config.num_layers))
-    hidden, cache = model.hidden_states(tokens, positions, valid, cache, 0)
-    # Left padding puts every prompt's last token in the last column: only it needs logits.
-    logits = model.logits_from_hidden(hidden[:, -1:, :])[:, 0, :]
+    with jax.named_scope("prefill"):
+        hidden, cache = model.hidden_states(tokens, positions, valid, cache, 0)
+        # Left padding puts every prompt's last token in the last column: only it needs logits.
+        logits = model.logits_from_hidden(hidden[:, -1:, :])[:, 0, :]
     return PrefillBlock(k=cache.k, v=cache.v, positions=cache.positions, valid=cache.valid,
                         logits=logits, next_position=positions[:, -1] + 1)
 
@@ -229,8 +230,9 @@ def prefill_after_prefix(graphdef, state, prefix: PrefillBlock, tokens, valid, *
     cache = _constrain_cache(cache, block_shardings(mesh, model.config.num_kv_heads,
                                                     model.config.num_layers))
     positions = (prefix.next_position[0] + valid_positions(valid)).astype(jnp.int32)
-    hidden, cache = model.hidden_states(tokens, positions, valid, cache, prefix.width)
-    logits = model.logits_from_hidden(hidden[:, -1:, :])[:, 0, :]
+    with jax.named_scope("prefill"):
+        hidden, cache = model.hidden_states(tokens, positions, valid, cache, prefix.width)
+        logits = model.logits_from_hidden(hidden[:, -1:, :])[:, 0, :]
     return PrefillBlock(k=cache.k, v=cache.v, positions=cache.positions, valid=cache.valid,
                         logits=logits, next_position=positions[:, -1] + 1)
 
@@ -279,8 +281,9 @@ def insert(carry: DecodeState, block: PrefillBlock, source, dest, keys, temperat
         valid=put(carry.cache.valid, ring(block.valid, 1)),
     )
     logits = jnp.take(block.logits, source, axis=0)
-    token, logprob = choose_tokens(_step_keys(keys, jnp.zeros(keys.shape[:1], jnp.int32)), logits,
-                                   spec.choice, temperature, top_p)
+    with jax.named_scope("sample"):
+        token, logprob = choose_tokens(_step_keys(keys, jnp.zeros(keys.shape[:1], jnp.int32)),
+                                       logits, spec.choice, temperature, top_p)
     first_tokens = jnp.full((source.shape[0], spec.max_new_tokens), spec.pad_id, jnp.int32)
     first_logprobs = jnp.zeros((source.shape[0], spec.max_new_tokens), jnp.float32)
     done = _is_eos(token, spec.eos_ids) | (spec.max_new_tokens <= 1)
@@ -312,11 +315,13 @@ def decode(graphdef, state, carry: DecodeState, end_clock, done_target, temperat
         return (c.clock < end_clock) & (done < jnp.minimum(done_target, rows))
 
     def step(c: DecodeState) -> DecodeState:
-        logits, cache = model(c.last_token[:, None], c.next_position[:, None],
-                              jnp.ones((rows, 1), bool), cache=c.cache,
-                              write_index=c.clock % capacity)
-        token, logprob = choose_tokens(_step_keys(c.row_keys, c.lengths), logits[:, 0, :],
-                                       spec.choice, temperature, top_p)
+        with jax.named_scope("decode_step"):
+            logits, cache = model(c.last_token[:, None], c.next_position[:, None],
+                                  jnp.ones((rows, 1), bool), cache=c.cache,
+                                  write_index=c.clock % capacity)
+        with jax.named_scope("sample"):
+            token, logprob = choose_tokens(_step_keys(c.row_keys, c.lengths), logits[:, 0, :],
+                                           spec.choice, temperature, top_p)
         active = ~c.done
         # A done row's column index is out of range, so its write is dropped.
         column = jnp.where(active, c.lengths, spec.max_new_tokens)

@@ -82,3 +82,40 @@ def test_bf16_compute_with_fp32_params(dtype):
     assert logits.dtype == jnp.float32  # logits always come out in float32
     assert m.layers[0].self_attn.q_proj.kernel.get_value().dtype == jnp.float32
     np.testing.assert_allclose(logits, model()(TOKENS)[0], atol=0.1)
+
+
+def _hlo_op_names(fn, *args) -> set[str]:
+    """The op_name metadata of every instruction of `fn` compiled for `args`."""
+    import re
+
+    import jax
+
+    return set(re.findall(r'op_name="([^"]+)"', jax.jit(fn).lower(*args).compile().as_text()))
+
+
+def test_named_scopes_label_the_blocks_in_the_hlo():
+    # Profiles read by block name: the scopes must reach the compiled HLO's op metadata, for the
+    # uncached forward (training, prefill) and for a cached single-token decoding step.
+    graphdef, state = nnx.split(model())
+
+    def forward(state, tokens):
+        return nnx.merge(graphdef, state)(tokens)[0]
+
+    def decode_step(state, cache, token):
+        return nnx.merge(graphdef, state)(token, jnp.zeros(token.shape, jnp.int32),
+                                          jnp.ones(token.shape, bool), cache, 3)[0]
+
+    def joined(names):
+        return "\n".join(sorted(names))
+
+    names = joined(_hlo_op_names(forward, state, TOKENS))
+    for scope in ("/embed/", "/final_norm/", "/lm_head/"):
+        assert scope in names, scope
+    for i in range(TINY.num_layers):
+        for block in ("input_norm", "attention/qkv_proj", "attention/rope", "attention/core",
+                      "attention/out_proj", "post_attention_norm", "mlp"):
+            assert f"/layer_{i}/{block}/" in names, (i, block)
+    assert f"/layer_{TINY.num_layers}/" not in names
+    steps = joined(_hlo_op_names(decode_step, state, KVCache.empty(TINY, 2, 8), TOKENS[:, :1]))
+    for block in ("attention/kv_cache_update", "attention/core", "mlp"):
+        assert f"/layer_0/{block}/" in steps, block
