@@ -50,7 +50,7 @@ from spft_jax.sampling import Sampler, SamplingParams
 from spft_jax.sampling import batching
 from spft_jax.sampling.sampler import common_prefix
 from spft_jax.sql.dataset import load_dataset
-from spft_jax.sql.schema_prompt import schema_prompt
+from spft_jax.sql.schema_text import schema_prompt
 
 PARTS = ("batch", "pipeline", "bandwidth")
 

@@ -38,8 +38,8 @@ from spft_jax.sql.executor import SqlExecutor
 from spft_jax.sql.hardness import HARDNESS_LEVELS, UnparseableSqlError, sql_hardness
 from spft_jax.sql.sandbox import ExecutionLimits
 from spft_jax.sql.schema import load_schemas
-from spft_jax.sql.synthesis import SynthesisStats, synthesize
-from spft_jax.sql.templates import build_templates
+from spft_jax.synthesis.synthesize import SynthesisStats, synthesize
+from spft_jax.synthesis.templates import build_templates
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 CONTENDERS = {"fk_graph": "fk_graph (ours)", "uniform": "uniform binding (naive)"}

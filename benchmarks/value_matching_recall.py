@@ -42,7 +42,7 @@ from spft_jax.sql.dataset import load_dataset
 from spft_jax.sql.fk_graph import ForeignKeyGraph
 from spft_jax.sql.sandbox import ExecutionLimits, SandboxConnection
 from spft_jax.sql.schema import Schema
-from spft_jax.sql.schema_prompt import sample_values
+from spft_jax.sql.schema_text import sample_values
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 SAMPLES = 3  # configs/spider.py's values_per_column

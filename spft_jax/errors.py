@@ -33,3 +33,7 @@ class ConfigError(SpftError):
 class WeightsError(SpftError):
     """A weight file is missing, truncated, or does not fit the model; the message names the
     tensor or field."""
+
+
+class WorkdirInUseError(SpftError):
+    """Another run holds the workdir's lock; the message names it (host, pid, since when)."""

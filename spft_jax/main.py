@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import json
 import logging
+import pathlib
+import re
 import sys
 
 from absl import app, flags
@@ -21,13 +23,13 @@ from ml_collections import ConfigDict, config_flags
 
 from spft_jax.cli import one_line
 from spft_jax.errors import ConfigError, SpftError
+from spft_jax.pipeline.run_config import MODES
 
 FLAGS = flags.FLAGS
 config_flags.DEFINE_config_file("config", default=None, help_string="experiment config file "
                                 "(configs/*.py)", lock_config=True)
 flags.DEFINE_string("workdir", None, "folder for every result, checkpoint and report")
-flags.DEFINE_string("mode", "pipeline", "pipeline | sft | stage1 | selfplay | evaluate | predict | export "
-                    "| check_export")
+flags.DEFINE_string("mode", "pipeline", " | ".join(MODES))
 flags.DEFINE_string("model", None, "evaluate/predict/export: a model-base member, or 'base' "
                     "(default: the best member by validation EX)")
 flags.DEFINE_string("output", None, "predict: the prediction file; export, check_export: the "
@@ -51,11 +53,28 @@ def parse_flags(argv: list[str]) -> list[str]:
     except flags.Error as e:
         _fail(str(e).splitlines()[0] if str(e) else type(e).__name__)
     except (AttributeError, KeyError) as e:  # an override of a field the config does not have
-        _fail(f"--config: unknown field {str(e).strip(chr(34) + chr(39))!r} in an override "
-              f"({' '.join(a for a in argv[1:] if a.startswith('--config.'))})")
+        _fail(_unknown_override(e, argv))
     except (ConfigError, FileNotFoundError, SyntaxError, TypeError, ValueError) as e:
         _fail(f"--config: {e}")
     return argv
+
+
+def _unknown_override(error: Exception, argv: list[str]) -> str:
+    """One line for an override of a field the config lacks. ml_collections' message is the
+    quoted name and a suggestion (`Did you mean "x" instead of "y"?`), escaped once more for
+    each level of nesting, so the name is read out of it rather than printed."""
+    text = str(error)
+    suggestion = re.search(r'Did you mean "([^"]+)" instead of "([^"]+)"', text)
+    if suggestion:
+        name = suggestion.group(2)
+    else:
+        found = re.search(r"[A-Za-z_][A-Za-z0-9_]*", text)
+        name = found.group(0) if found else text
+    overrides = [a.split("=", 1)[0] for a in argv[1:] if a.startswith("--config.")]
+    flag = next((o for o in overrides if name in o[len("--config."):].split(".")),
+                overrides[0] if overrides else "--config")
+    hint = f" (did you mean {suggestion.group(1)!r}?)" if suggestion else ""
+    return f"{flag}: unknown field {name!r}{hint}"
 
 
 def _loaded_config():
@@ -74,8 +93,17 @@ def _loaded_config():
 
 
 def _setup_logging() -> None:
+    """Every module logs to its own logger (`spft_jax.<module>`, so tests and users can filter
+    by module); under absl's app.run they all go through absl's handler, in absl's format. Our
+    loggers are at INFO unless absl's --verbosity is given (-1: warnings only, 1: debug); the
+    libraries below ours stay at warnings."""
+    from absl import logging as absl_logging
+
     logging.getLogger().setLevel(logging.WARNING)
-    log.setLevel(logging.INFO)
+    level = logging.INFO
+    if FLAGS["verbosity"].present:
+        level = absl_logging.converter.absl_to_standard(absl_logging.get_verbosity())
+    log.setLevel(level)
     for noisy in ("jax", "absl", "orbax", "tensorflow_datasets"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
@@ -109,7 +137,7 @@ def run(config, workdir_path: str, mode: str, model: str | None, output: str | N
     check_output(mode, output)
     if not workdir_path:
         raise ConfigError("--workdir: needed (the folder every result is written to)")
-    validate(config)
+    typed = validate(config)  # every field checked before anything heavy
     if config.distributed.enabled:
         from spft_jax.parallel import distributed
 
@@ -119,21 +147,53 @@ def run(config, workdir_path: str, mode: str, model: str | None, output: str | N
                                            d.cpu_collectives)
     import jax
 
-    validate(config, num_devices=jax.device_count())
+    validate(typed, num_devices=jax.device_count())
     from spft_jax.parallel.mesh import make_mesh
     from spft_jax.pipeline.context import Context
     from spft_jax.pipeline.runner import run_mode
     from spft_jax.pipeline.workdir import Workdir
+    from spft_jax.pipeline.workdir_lock import WorkdirLock
 
+    created = _missing_folders(pathlib.Path(workdir_path).expanduser().absolute())
     workdir = Workdir(workdir_path)
-    _check_config_history(workdir, config)
-    mesh = make_mesh(config.mesh.data, config.mesh.fsdp, config.mesh.tensor)
-    log.info("devices: %d x %s, mesh %s", jax.device_count(), jax.devices()[0].platform, dict(mesh.shape))
-    context = Context.create(config, workdir, mesh, progress=progress)
     try:
-        run_mode(context, mode, model, output, limit)
-    finally:
-        context.close()
+        with WorkdirLock(workdir.root):  # one run per workdir; a second one ends here, writing nothing
+            mesh = make_mesh(config.mesh.data, config.mesh.fsdp, config.mesh.tensor)
+            log.info("devices: %d x %s, mesh %s", jax.device_count(), jax.devices()[0].platform,
+                     dict(mesh.shape))
+            # Data and weights load before anything is written: a missing database or a corrupt
+            # weight file leaves no config.json behind.
+            context = Context.create(typed, workdir, mesh, progress=progress)
+            try:
+                _check_config_history(workdir, config)
+                run_mode(context, mode, model, output, limit)
+            finally:
+                context.close()
+    except SpftError:
+        _remove_if_empty(created)
+        raise
+
+
+def _missing_folders(path: pathlib.Path) -> list[pathlib.Path]:
+    """The folders creating `path` would create, deepest first."""
+    missing = []
+    while not path.exists() and path != path.parent:
+        missing.append(path)
+        path = path.parent
+    return missing
+
+
+def _remove_if_empty(folders: list[pathlib.Path]) -> None:
+    """The workdir folders this run created, removed again while nothing was written to them:
+    a command that failed before doing anything leaves nothing behind."""
+    from spft_jax.parallel.coordination import is_writer
+
+    if is_writer():
+        for folder in folders:
+            try:
+                folder.rmdir()  # only succeeds when empty
+            except OSError:
+                return
 
 
 def main(argv: list[str]) -> None:

@@ -38,10 +38,11 @@ from collections.abc import Mapping, Sequence
 
 from spft_jax.data.schema_filter import filter_schema
 from spft_jax.data.value_index import ValueIndex, ValueMatch, build_value_index
+from spft_jax.config_schema import POSITIVE_INT, Section, field
 from spft_jax.errors import ConfigError
 from spft_jax.sql.dataset import Dataset
 from spft_jax.sql.schema import Schema
-from spft_jax.sql.schema_prompt import SCHEMA_STYLES, schema_prompt
+from spft_jax.sql.schema_text import SCHEMA_STYLES, schema_prompt
 
 TEXT_TO_SQL_SYSTEM = "You are a Text-to-SQL assistant. Answer with one SQLite query and nothing else."
 SQL_TO_TEXT_SYSTEM = ("You are a data analyst. Given a database schema and an SQL query, write the "
@@ -53,11 +54,11 @@ def _positive_int(value) -> bool:
 
 
 @dataclasses.dataclass(frozen=True)
-class ValueMatchingConfig:
-    enabled: bool = False  # show database values that the question mentions
-    top_k: int = 3  # matched values shown per column
-    max_values_per_column: int = 5000  # distinct text values indexed per column
-    cache_dir: str = ""  # where value indexes are cached ("": <workdir>/cache/value_index)
+class ValueMatchingConfig(Section):
+    enabled: bool = field(False)  # show database values that the question mentions
+    top_k: int = field(3, POSITIVE_INT)  # matched values shown per column
+    max_values_per_column: int = field(5000, POSITIVE_INT)  # distinct text values indexed per column
+    cache_dir: str = field("")  # where value indexes are cached ("": <workdir>/cache/value_index)
 
     def __post_init__(self):
         _check(isinstance(self.enabled, bool), "value_matching.enabled", "must be true or false",
@@ -70,10 +71,10 @@ class ValueMatchingConfig:
 
 
 @dataclasses.dataclass(frozen=True)
-class SchemaFilterConfig:
-    enabled: bool = False  # show only the tables and columns the question is about
-    max_tables: int = 6  # tables kept (foreign-key paths between them included)
-    max_columns: int = 10  # columns kept per table (join keys are kept past it)
+class SchemaFilterConfig(Section):
+    enabled: bool = field(False)  # show only the tables and columns the question is about
+    max_tables: int = field(6, POSITIVE_INT)  # tables kept (foreign-key paths between them included)
+    max_columns: int = field(10, POSITIVE_INT)  # columns kept per table (join keys are kept past it)
 
     def __post_init__(self):
         _check(isinstance(self.enabled, bool), "schema_filter.enabled", "must be true or false",
@@ -103,12 +104,20 @@ def _section(cls, value, field: str):
 
 
 @dataclasses.dataclass(frozen=True)
-class PromptConfig:
-    schema_style: str = "compact"  # "compact" (one line per table) or "create_table"
-    values_per_column: int = 0  # sample values shown per column (0: none)
-    chat_template: bool = True  # use the tokenizer's chat template when it has one
-    value_matching: ValueMatchingConfig = ValueMatchingConfig()
-    schema_filter: SchemaFilterConfig = SchemaFilterConfig()
+class PromptConfig(Section):
+    schema_style: str = field("compact")  # "compact" (one line per table) or "create_table"
+    values_per_column: int = field(0)  # sample values shown per column (0: none)
+    chat_template: bool = field(True)  # use the tokenizer's chat template when it has one
+    # Database values the question mentions (CodeS), as `table.column -- values matching the
+    # question: ...` lines after the schema, so the schema stays the prefix every question on a
+    # database shares (spft_jax/data/value_index.py). Off until the demo's validation EX says
+    # otherwise (BENCHMARKS.md).
+    value_matching: ValueMatchingConfig = field(factory=ValueMatchingConfig)
+    # Only the tables and columns the question is about, by a lexical score (names, Spider's
+    # natural-language names, and matched values when value_matching is on), with the
+    # foreign-key paths between them. The schema text is then per question: only the system
+    # message stays a shared prefix (spft_jax/data/schema_filter.py).
+    schema_filter: SchemaFilterConfig = field(factory=SchemaFilterConfig)
 
     def __post_init__(self):
         if self.schema_style not in SCHEMA_STYLES:

@@ -15,7 +15,7 @@ the question is kept (as the raw loader keeps it) and the prompt still describes
 from __future__ import annotations
 
 from spft_jax.sql.dataset import Dataset
-from spft_jax.sql.schema_prompt import schema_prompt
+from spft_jax.sql.schema_text import schema_prompt
 
 SAMPLE_VALUES_PER_COLUMN = 3
 

@@ -29,6 +29,7 @@ from spft_jax.errors import WeightsError
 from spft_jax.models import hf_names
 from spft_jax.models.config import ModelConfig
 from spft_jax.models.decoder import Decoder
+from spft_jax.parallel import coordination
 
 _SAFETENSORS_DTYPE_NAMES = {"float64": "F64", "float32": "F32", "float16": "F16", "bfloat16": "BF16"}
 DEFAULT_MAX_SHARD_BYTES = 5 * 2**30
@@ -87,7 +88,7 @@ def export_hf(model: Decoder, config: ModelConfig, tokenizer, out_dir: str | pat
     weights and configs only. With several processes, all must call this; process 0 writes.
     """
     out = pathlib.Path(out_dir)
-    write = jax.process_index() == 0
+    write = coordination.is_writer()
     if write:
         out.mkdir(parents=True, exist_ok=True)
     specs = hf_names.hf_tensor_specs(config)

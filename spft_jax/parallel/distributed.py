@@ -8,6 +8,9 @@ before anything touches a JAX backend. Each host then
 - creates parameters directly on their shards (`create_sharded_model`), so no host ever holds
   a full replicated copy and no cross-host transfer of the initial weights is needed.
 On one process all of this reduces to ordinary single-controller JAX.
+
+Who writes (`is_writer`) and where processes wait (`barrier`) live in
+spft_jax/parallel/coordination.py (re-exported here for the device-side code that imports them).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from flax import nnx
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from spft_jax.errors import ConfigError
+from spft_jax.parallel.coordination import barrier, is_writer  # noqa: F401  (re-exported)
 from spft_jax.parallel.rules import batch_axes, state_shardings
 
 log = logging.getLogger(__name__)
@@ -113,14 +117,6 @@ def to_host(x) -> np.ndarray:
     return np.asarray(x)
 
 
-def barrier(name: str) -> None:
-    """Waits until every process reaches the barrier `name` (nothing to wait for on one)."""
-    if jax.process_count() > 1:
-        from jax.experimental import multihost_utils
-
-        multihost_utils.sync_global_devices(name)
-
-
 def gather_to_host(tree):
     """Every array of `tree` as a full numpy array on every process (a test and export helper;
     it moves whole arrays, so not for large models on many hosts)."""
@@ -132,9 +128,3 @@ def gather_to_host(tree):
         return np.asarray(x)
 
     return jax.tree.map(fetch, tree)
-
-
-def is_writer() -> bool:
-    """Whether this process writes logs and other single-copy files (process 0)."""
-    return jax.process_index() == 0
-

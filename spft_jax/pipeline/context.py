@@ -6,13 +6,12 @@ import dataclasses
 import logging
 
 from jax.sharding import Mesh
-from ml_collections import ConfigDict
-
-from spft_jax.data.prompts import PromptBuilder, PromptConfig
-from spft_jax.pipeline.data import PipelineData, load_pipeline_data
+from spft_jax.data.prompts import PromptBuilder
+from spft_jax.pipeline.run_data import PipelineData, load_pipeline_data
 from spft_jax.pipeline.generation import Generator
 from spft_jax.pipeline.model_base import ModelBase
-from spft_jax.pipeline.models import ModelFactory
+from spft_jax.pipeline.model_factory import ModelFactory
+from spft_jax.pipeline.run_config import RunConfig
 from spft_jax.pipeline.workdir import Workdir
 from spft_jax.sql.executor import SqlExecutor
 from spft_jax.sql.sandbox import ExecutionLimits
@@ -22,7 +21,7 @@ log = logging.getLogger(__name__)
 
 @dataclasses.dataclass
 class Context:
-    config: ConfigDict
+    config: RunConfig
     workdir: Workdir
     data: PipelineData
     factory: ModelFactory
@@ -33,7 +32,7 @@ class Context:
     progress: bool = True
 
     @classmethod
-    def create(cls, config: ConfigDict, workdir: Workdir, mesh: Mesh | None,
+    def create(cls, config: RunConfig, workdir: Workdir, mesh: Mesh | None,
                progress: bool = True) -> "Context":
         data = load_pipeline_data(config)  # before the weights: a data mistake fails fast
         for line in (f"train: {len(data.train.examples)} questions",
@@ -43,7 +42,7 @@ class Context:
         factory = ModelFactory(config, mesh)
         # One builder for every stage: training, verification, self-play and evaluation see the
         # same prompt for the same question. Value indexes are cached in the workdir.
-        prompts = PromptBuilder(factory.tokenizer, PromptConfig(**config.prompt.to_dict()),
+        prompts = PromptBuilder(factory.tokenizer, config.prompt,
                                 value_cache_dir=workdir.path("cache", "value_index"))
         executor = SqlExecutor(ExecutionLimits(timeout_s=config.execution.timeout_s,
                                                max_rows=config.execution.max_rows),

@@ -9,18 +9,16 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import math
 from collections.abc import Sequence
 
 from flax import nnx
-from ml_collections import ConfigDict
 
 from spft_jax.errors import DataError
 from spft_jax.parallel.rules import data_parallel_size
+from spft_jax.pipeline.run_config import TrainingSection
 from spft_jax.train.batches import BatchConfig, Batcher, PairExample, SftExample
-from spft_jax.train.optimizer import OptimizerConfig
 from spft_jax.train.step import LossSpec
-from spft_jax.train.trainer import Trainer, TrainerConfig
+from spft_jax.train.trainer import Trainer
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +32,7 @@ class FinetuneResult:
     truncated: int  # examples whose prompt was cut to fit max_length
 
 
-def batch_config(section: ConfigDict, pad_id: int, examples: int, mesh=None) -> BatchConfig:
+def batch_config(section: TrainingSection, pad_id: int, examples: int, mesh=None) -> BatchConfig:
     """The section's batch settings; a set smaller than one batch trains in one smaller batch
     (stage 1 may verify only a handful of pairs) rather than failing. On a mesh, the shared
     layout's prefix groups are padded to a multiple of the data-parallel shards."""
@@ -43,22 +41,12 @@ def batch_config(section: ConfigDict, pad_id: int, examples: int, mesh=None) -> 
         batch_size = max(1, examples // section.micro_batches)
         log.warning("only %d examples: batch size %d instead of %d", examples, batch_size,
                     section.batch_size)
-    return BatchConfig(batch_size=batch_size, micro_batches=section.micro_batches,
-                       max_length=section.max_length, bucket_multiple=section.bucket_multiple,
-                       pad_id=pad_id, share_prefix=section.share_prefix,
-                       group_size=section.group_size, group_multiple=data_parallel_size(mesh))
-
-
-def optimizer_config(section: ConfigDict, total_steps: int) -> OptimizerConfig:
-    return OptimizerConfig(
-        name=section.optimizer, learning_rate=section.learning_rate, schedule=section.schedule,
-        warmup_steps=int(math.floor(section.warmup_ratio * total_steps)), total_steps=total_steps,
-        end_learning_rate_ratio=section.end_learning_rate_ratio, weight_decay=section.weight_decay,
-        clip_grad_norm=section.clip_grad_norm or None)
+    return section.batch_config(pad_id, batch_size=batch_size,
+                                group_multiple=data_parallel_size(mesh))
 
 
 def finetune(context, run: str, init: nnx.State | None,
-             examples: Sequence[SftExample] | Sequence[PairExample], section: ConfigDict,
+             examples: Sequence[SftExample] | Sequence[PairExample], section: TrainingSection,
              loss: LossSpec, seed: int) -> FinetuneResult:
     """Trains the model `init` (None: the base model) on `examples` in runs/<run>/."""
     if not examples:
@@ -67,13 +55,10 @@ def finetune(context, run: str, init: nnx.State | None,
     batches = batch_config(section, factory.tokenizer.pad_id, len(examples), factory.mesh)
     batcher = Batcher(examples, batches, seed=seed)
     steps = section.max_steps or section.epochs * batcher.batches_per_epoch
-    trainer_config = TrainerConfig(
-        epochs=section.epochs, max_steps=section.max_steps or None,
-        checkpoint_every=section.checkpoint_every, keep_checkpoints=section.keep_checkpoints,
-        seed=seed, progress_bar=context.progress)
+    trainer_config = section.trainer_config(seed, context.progress)
     log.info("run %s: %d examples, %d steps of %d x %d", run, len(examples), steps,
              batches.batch_size, batches.micro_batches)
-    trainer = Trainer(factory.model(init), batcher, loss, optimizer_config(section, steps),
+    trainer = Trainer(factory.model(init), batcher, loss, section.optimizer_config(steps),
                       trainer_config, workdir=context.workdir.run_dir(run), mesh=factory.mesh,
                       lora=factory.lora)
     result = trainer.run()

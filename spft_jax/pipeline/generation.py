@@ -14,12 +14,12 @@ import time
 from collections.abc import Hashable, Sequence
 
 from flax import nnx
-from ml_collections import ConfigDict
 from tqdm.auto import tqdm
 
 from spft_jax.data.prompts import PromptBuilder, example_evidence
 from spft_jax.data.sql_text import extract_question, extract_sql
-from spft_jax.pipeline.models import ModelFactory
+from spft_jax.pipeline.model_factory import ModelFactory
+from spft_jax.pipeline.run_config import SamplingSection
 from spft_jax.pipeline.workdir import is_writer
 from spft_jax.sampling import Completion, Sampler, SamplingParams
 from spft_jax.sql.dataset import Dataset, Example
@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 
 
 class Generator:
-    def __init__(self, factory: ModelFactory, prompts: PromptBuilder, sampling: ConfigDict,
+    def __init__(self, factory: ModelFactory, prompts: PromptBuilder, sampling: SamplingSection,
                  progress: bool = True):
         self.factory = factory
         self.prompts = prompts
@@ -38,9 +38,8 @@ class Generator:
                                 eos_token_ids=factory.eos_ids or None,
                                 max_batch_rows=sampling.max_batch_rows,
                                 prefill_tokens=sampling.prefill_tokens,
-                                cache_dtype=sampling.get("cache_dtype") or None,
-                                share_prefix=sampling.get("share_prefix", True),
-                                refill=sampling.get("refill", True))
+                                cache_dtype=sampling.cache_dtype or None,
+                                share_prefix=sampling.share_prefix, refill=sampling.refill)
 
     def generate(self, trainable: nnx.State | None, prompts: Sequence[Sequence[int]],
                  params: SamplingParams, description: str = "generating",

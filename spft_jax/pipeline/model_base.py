@@ -18,7 +18,7 @@ from typing import Any
 from flax import nnx
 
 from spft_jax.errors import DataError
-from spft_jax.pipeline.models import ModelFactory
+from spft_jax.pipeline.model_factory import ModelFactory
 from spft_jax.pipeline.workdir import Workdir, exists, read_json, write_json
 
 METADATA = "metadata.json"

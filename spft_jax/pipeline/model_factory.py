@@ -21,15 +21,16 @@ import jax.numpy as jnp
 import orbax.checkpoint as ocp
 from flax import nnx
 from jax.sharding import Mesh
-from ml_collections import ConfigDict
 
 from spft_jax.errors import WeightsError
 from spft_jax.models.config import ModelConfig
 from spft_jax.models.decoder import Decoder
 from spft_jax.models.loading import load_model, model_config_and_tokenizer
 from spft_jax.models.lora import add_lora, merge_lora
+from spft_jax.parallel.coordination import is_writer
 from spft_jax.parallel.distributed import barrier, create_sharded_model
 from spft_jax.parallel.rules import shard_model, state_shardings
+from spft_jax.pipeline.run_config import RunConfig
 from spft_jax.train.step import split_trainable
 
 log = logging.getLogger(__name__)
@@ -45,12 +46,12 @@ def _abstract_shardings(config: ModelConfig, mesh: Mesh):
 class ModelFactory:
     """Builds models as (shared graph and frozen weights) + a trainable state."""
 
-    def __init__(self, config: ConfigDict, mesh: Mesh | None = None):
+    def __init__(self, config: RunConfig, mesh: Mesh | None = None):
         model_cfg = config.model
         dtypes = dict(dtype=model_cfg.dtype, param_dtype=model_cfg.param_dtype, remat=model_cfg.remat)
         if model_cfg.random_init:
             arch, self.tokenizer = model_config_and_tokenizer(model_cfg.name, **dtypes)
-            arch = arch.replace(**model_cfg.overrides.to_dict())
+            arch = arch.replace(**model_cfg.overrides)
             build = lambda: Decoder(arch, nnx.Rngs(config.seed))  # noqa: E731
             # One compiled initialiser for every parameter (and each created on its shards).
             model = build() if mesh is None else create_sharded_model(build, mesh)
@@ -100,7 +101,7 @@ class ModelFactory:
     def save(self, trainable: nnx.State, directory: str | pathlib.Path) -> None:
         """Writes the trainable state under `directory/weights` (complete once this returns)."""
         path = pathlib.Path(directory).absolute() / WEIGHTS_DIR
-        if path.exists() and jax.process_index() == 0:  # a save cut short before its metadata
+        if path.exists() and is_writer():  # a save cut short before its metadata
             import shutil
 
             shutil.rmtree(path)

@@ -10,7 +10,8 @@ from __future__ import annotations
 import logging
 import platform
 
-from spft_jax.pipeline.defaults import STAGES
+from spft_jax.pipeline.results import finished_result
+from spft_jax.pipeline.run_config import STAGES
 from spft_jax.pipeline.workdir import Workdir, is_writer, read_jsonl, write_json, write_text_atomic
 
 log = logging.getLogger(__name__)
@@ -21,24 +22,10 @@ LEVELS = ("easy", "medium", "hard", "extra")
 def ex_rows(workdir: Workdir) -> list[dict]:
     """One row per scored model: {"row", "model", "greedy", "self_consistency", "seconds"}."""
     rows = []
-    base = workdir.finished("base_eval")
-    if base:
-        rows.append({"row": "base", "model": "base LLM", **base["eval"], "seconds": base.get("seconds")})
-    sft = workdir.finished("sft")
-    if sft:
-        rows.append({"row": "sft", "model": "sft", **sft["eval"], "seconds": sft.get("seconds")})
-    stage1 = workdir.finished("stage1")
-    if stage1 and "eval" in stage1:
-        rows.append({"row": "stage1", "model": stage1["model"], **stage1["eval"],
-                     "seconds": stage1.get("seconds")})
-    selfplay = workdir.finished("selfplay")
-    if selfplay:
-        for iteration in selfplay["iterations"]:
-            if iteration.get("trained"):
-                rows.append({"row": f"stage2 iter {iteration['iteration']}",
-                             "model": iteration["model"], **iteration["eval"]})
-        if rows and rows[-1]["row"].startswith("stage2"):
-            rows[-1]["seconds"] = selfplay.get("seconds")
+    for name in STAGES:
+        result = finished_result(workdir, name)
+        if result is not None:
+            rows += result.table_rows()
     return rows
 
 
@@ -74,21 +61,21 @@ def markdown_table(rows: list[dict], title: str) -> str:
 
 def _stage_details(workdir: Workdir) -> list[str]:
     lines = []
-    stage1 = workdir.finished("stage1")
+    stage1 = finished_result(workdir, "stage1")
     if stage1:
         lines += ["", "## Stage 1 rounds", "",
                   "| round | candidates | verified | verified rate | executable rate | validation EX |",
                   "|---:|---:|---:|---:|---:|---:|"]
-        for r in stage1["rounds"]:
+        for r in stage1.rounds:
             lines.append(f"| {r['round']} | {r['candidates']} | {r['verified']} | "
                          f"{_percent(r['verified_rate'])} | {_percent(r['executable_rate'])} | "
                          f"{_percent(r['validation_ex'])} |")
-    selfplay = workdir.finished("selfplay")
+    selfplay = finished_result(workdir, "selfplay")
     if selfplay:
         lines += ["", "## Self-play iterations", "",
                   "| iteration | main | opponent | pairs | opponent correct | loss | margin | validation EX |",
                   "|---:|---|---|---:|---:|---:|---:|---:|"]
-        for s in selfplay["iterations"]:
+        for s in selfplay.iterations:
             metrics = s.get("final_metrics") or {}
             loss, margin = metrics.get("loss"), metrics.get("rewards/margins")
             lines.append(f"| {s['iteration']} | {s['main']} | {s['opponent']} | {s['pairs']} | "
@@ -161,7 +148,8 @@ def write_report(workdir: Workdir, name: str, extra: dict | None = None) -> dict
     """Writes report.json, report.md and the plots; returns the JSON report."""
     rows = ex_rows(workdir)
     report = {"name": name, "rows": rows,
-              "stages": {s: workdir.finished(s) for s in STAGES if workdir.finished(s)},
+              "stages": {s: r.to_json() for s in STAGES
+                         if (r := finished_result(workdir, s)) is not None},
               "machine": {"platform": platform.platform(), "python": platform.python_version()},
               **(extra or {})}
     report["plots"] = _plots(workdir, rows) if is_writer() else []

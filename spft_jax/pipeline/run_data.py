@@ -18,10 +18,10 @@ import json
 import logging
 import random
 
-from ml_collections import ConfigDict
 
-from spft_jax.data.source import DataSourceConfig, load_examples
+from spft_jax.data.source import load_examples
 from spft_jax.errors import DataError
+from spft_jax.pipeline.run_config import RunConfig
 from spft_jax.sql.dataset import Dataset, Example
 
 log = logging.getLogger(__name__)
@@ -69,8 +69,8 @@ def _sample(examples: list[Example], count: int, seed: int) -> tuple[list[Exampl
             [e for i, e in enumerate(examples) if i not in chosen])
 
 
-def load_pipeline_data(config: ConfigDict) -> PipelineData:
-    source = DataSourceConfig.from_mapping(config.data.source.to_dict())
+def load_pipeline_data(config: RunConfig) -> PipelineData:
+    source = config.data.source.source_config()
     from spft_jax.data.catalog import get_spec
 
     evidence_field = get_spec(source.dataset).evidence_field

@@ -15,35 +15,44 @@ checkpoint (see the stage modules).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import pathlib
 import time
 
 from spft_jax.errors import ConfigError, DataError
 from spft_jax.pipeline.report import write_report
-from spft_jax.pipeline.selfplay import run_selfplay
-from spft_jax.pipeline.sft_stage import evaluate_on_eval_set, run_base_eval, run_sft
-from spft_jax.pipeline.stage1 import run_stage1
+from spft_jax.pipeline.results import RESULT_TYPES, StageResult, finished_result
+from spft_jax.pipeline.run_config import STAGES
+from spft_jax.pipeline.scoring import evaluate_on_eval_set
+from spft_jax.pipeline.selfplay import SelfplayStage
+from spft_jax.pipeline.sft_stage import BaseEvalStage, SftStage
+from spft_jax.pipeline.stage import Stage
+from spft_jax.pipeline.stage1 import Stage1Stage
 from spft_jax.pipeline.workdir import is_writer, write_json
 from spft_jax.sql.evaluation import write_predictions
 
 log = logging.getLogger(__name__)
 
-STAGE_RUNNERS = {"base_eval": run_base_eval, "sft": run_sft, "stage1": run_stage1,
-                 "selfplay": run_selfplay}
+STAGE_BY_NAME: dict[str, Stage] = {s.name: s for s in (BaseEvalStage(), SftStage(), Stage1Stage(),
+                                                       SelfplayStage())}
+assert tuple(STAGE_BY_NAME) == STAGES == tuple(RESULT_TYPES), "every stage listed once, in order"
 
 
-def run_stage(context, stage: str) -> dict:
-    if context.workdir.finished(stage) is not None:
-        log.info("%s: finished in an earlier run, skipped", stage)
-        return context.workdir.finished(stage)
-    log.info("%s: starting", stage)
+def run_stage(context, name: str) -> StageResult:
+    """Runs one stage unless its marker says it finished; the runner alone reads and writes
+    markers and times stages."""
+    done = finished_result(context.workdir, name)
+    if done is not None:
+        log.info("%s: finished in an earlier run, skipped", name)
+        return done
+    log.info("%s: starting", name)
     start = time.perf_counter()
-    results = STAGE_RUNNERS[stage](context)
-    results = results | {"seconds": results.get("seconds", time.perf_counter() - start)}
-    context.workdir.mark_finished(stage, results)
-    log.info("%s: done in %.1f min", stage, results["seconds"] / 60)
-    return results
+    result = STAGE_BY_NAME[name].run(context)
+    result = dataclasses.replace(result, seconds=time.perf_counter() - start)
+    context.workdir.mark_finished(name, result.to_json())
+    log.info("%s: done in %.1f min", name, result.seconds / 60)
+    return result
 
 
 def _model(context, name: str | None):
@@ -66,7 +75,7 @@ def run_mode(context, mode: str, model_name: str | None = None, output: str | No
         if is_writer():
             print(pathlib.Path(context.workdir.path("report.md")).read_text())
         return {"stages": results, "report": report}
-    if mode in STAGE_RUNNERS:
+    if mode in STAGE_BY_NAME:
         results = run_stage(context, mode)
         write_report(context.workdir, context.config.name)
         return results

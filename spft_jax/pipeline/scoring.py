@@ -1,57 +1,24 @@
-"""Scoring models by execution accuracy: greedy, and by self-consistency.
+"""Scoring models by execution accuracy, and what every stage shares to do it.
 
-Self-consistency samples N SQL per question and keeps the one whose execution result most of the
-samples share (failed samples do not vote; a tie goes to the earliest sample; when every sample
-fails, the first is kept so the report shows its error).
+    score_model            EX of a model on a dataset: greedy, and by self-consistency
+    evaluate_on_eval_set   score_model on the evaluation set, reports in eval/<name>[_sc].json
+    validation_ex          EX on the held-out validation set (ranks the model base)
+    register               a trained model scored on the validation set and added to the base
 """
 
 from __future__ import annotations
 
-import collections
-from collections.abc import Sequence
+import logging
 
 from flax import nnx
 
+from spft_jax.pipeline.model_base import ModelEntry
 from spft_jax.pipeline.workdir import write_json, write_text_atomic
 from spft_jax.sql.dataset import Dataset
-from spft_jax.sql.evaluation import EvaluationReport, evaluate_predictions, predictions_text
-from spft_jax.sql.executor import SqlExecutor
+from spft_jax.sql.evaluation import evaluate_predictions, predictions_text, report_summary
+from spft_jax.sql.voting import majority_vote
 
-
-def result_key(rows: Sequence[tuple]) -> tuple:
-    """What two results share when they are the same multiset of rows."""
-    return tuple(sorted((repr(row) for row in rows)))
-
-
-def majority_vote(executor: SqlExecutor, dataset: Dataset, samples: Sequence[Sequence[str]]) -> list[str]:
-    """One SQL per question from its samples, by the most common execution result."""
-    jobs = [(dataset.db_path(e.db_id), sql) for e, options in zip(dataset.examples, samples)
-            if dataset.has_database(e) for sql in options]
-    results = iter(executor.execute_many(jobs))
-    chosen = []
-    for example, options in zip(dataset.examples, samples):
-        if not dataset.has_database(example):
-            chosen.append(options[0])
-            continue
-        outcomes = [next(results) for _ in options]
-        votes = collections.Counter(result_key(r.rows) for r in outcomes if r.ok)
-        if not votes:
-            chosen.append(options[0])
-            continue
-        best = max(votes.values())
-        chosen.append(next(sql for sql, r in zip(options, outcomes)
-                           if r.ok and votes[result_key(r.rows)] == best))
-    return chosen
-
-
-def summary(report: EvaluationReport) -> dict:
-    """The headline numbers of a report: EX overall and by hardness, counts, skipped."""
-    full = report.to_dict(per_question=False)
-    return {"execution_accuracy": full["execution_accuracy"],
-            "by_hardness": {level: row["execution_accuracy"] for level, row in full["by_hardness"].items()},
-            "evaluated": full["evaluated"], "questions": full["questions"],
-            "skipped_missing_database": full["skipped"]["missing_database"]["count"],
-            "skipped_gold_failed": full["skipped"]["gold_failed"]["count"]}
+log = logging.getLogger(__name__)
 
 
 def score_model(context, trainable: nnx.State | None, dataset: Dataset, name: str | None = None,
@@ -67,7 +34,7 @@ def score_model(context, trainable: nnx.State | None, dataset: Dataset, name: st
         trainable, dataset, dataset.examples, generator.sql_params(),
         context.data.evidence_field, description=f"{label}: greedy SQL")]
     report = evaluate_predictions(dataset, greedy, context.executor)
-    result = {"greedy": summary(report), "self_consistency": None}
+    result = {"greedy": report_summary(report), "self_consistency": None}
     if name is not None:
         write_text_atomic(context.workdir.eval_path(name, ".sql"), predictions_text(greedy))
         write_json(context.workdir.eval_path(name), report.to_dict())
@@ -79,8 +46,35 @@ def score_model(context, trainable: nnx.State | None, dataset: Dataset, name: st
                                         description=f"{label}: {self_consistency} samples")
         voted = majority_vote(context.executor, dataset, samples)
         voted_report = evaluate_predictions(dataset, voted, context.executor)
-        result["self_consistency"] = summary(voted_report) | {"samples": self_consistency}
+        result["self_consistency"] = report_summary(voted_report) | {"samples": self_consistency}
         if name is not None:
             write_text_atomic(context.workdir.eval_path(f"{name}_sc", ".sql"), predictions_text(voted))
             write_json(context.workdir.eval_path(f"{name}_sc"), voted_report.to_dict())
     return result
+
+
+def validation_ex(context, trainable: nnx.State | None) -> float:
+    score = score_model(context, trainable, context.data.validation)
+    return score["greedy"]["execution_accuracy"] or 0.0
+
+
+def register(context, name: str, kind: str, trainable: nnx.State, info: dict) -> ModelEntry:
+    """Scores `trainable` on the validation set and adds it to the model base."""
+    ex = validation_ex(context, trainable)
+    entry = context.model_base.add(name, kind, trainable, ex, info)
+    log.info("model base: %s joined with validation EX %.3f", name, ex)
+    return entry
+
+
+def evaluate_on_eval_set(context, name: str, trainable: nnx.State | None) -> dict:
+    """EX on the evaluation set; reports in eval/<name>.json (+ _sc with self-consistency)."""
+    result = score_model(context, trainable, context.data.eval, name=name,
+                         self_consistency=context.config.eval.self_consistency,
+                         seed=context.config.seed)
+    log.info("%s: EX %s on %s", name, _percent(result["greedy"]["execution_accuracy"]),
+             context.data.eval.name)
+    return result
+
+
+def _percent(value) -> str:
+    return "n/a" if value is None else f"{100 * value:.1f}%"

@@ -24,9 +24,11 @@ from tqdm.auto import tqdm
 
 from spft_jax.data.prompts import example_evidence
 from spft_jax.pipeline.finetune import batch_config, finetune
-from spft_jax.pipeline.sft_stage import evaluate_on_eval_set, register
+from spft_jax.pipeline.results import SelfplayResult
+from spft_jax.pipeline.scoring import evaluate_on_eval_set, register
 from spft_jax.pipeline.workdir import exists, is_writer, read_json, read_jsonl, write_json, write_jsonl
 from spft_jax.sql.compare import execution_match
+from spft_jax.train import objectives
 from spft_jax.train.batches import PairExample
 from spft_jax.train.reference import PairText, pair_reference_logps
 from spft_jax.train.step import LossSpec
@@ -82,7 +84,7 @@ class SelfPlay:
         if exists(path):
             return read_jsonl(path)
         answers = self.opponent_answers(t, opponent)
-        if self.stage.loss == "dpo":
+        if objectives.get(self.stage.loss).only_wrong_opponent:
             answers = [a for a in answers if a["opponent_wrong"] == 1.0]
         if not answers:
             write_jsonl(path, [])
@@ -92,7 +94,7 @@ class SelfPlay:
         texts = [PairText(self._prompt(by_index[a["index"]]), prompts.completion(a["gold_sql"]),
                           prompts.completion(a["opponent_sql"]), by_index[a["index"]].db_id)
                  for a in answers]
-        reference = main if self.stage.loss == "dpo" else opponent
+        reference = {"main": main, "opponent": opponent}[objectives.get(self.stage.loss).reference]
         config = batch_config(self.stage.train, context.factory.tokenizer.pad_id, len(texts),
                               context.factory.mesh)
         with tqdm(total=len(texts), desc=f"iteration {t}: reference log-probs", unit="pair",
@@ -133,7 +135,7 @@ class SelfPlay:
                  "questions": len(self.questions), "pairs": len(records),
                  "opponent_correct_share": (1 - wrong / len(records)) if records else None,
                  "opponent_outcomes": _count(r["outcome"] for r in records)}
-        if self.stage.loss == "exspin" and not wrong:
+        if objectives.get(self.stage.loss).needs_wrong_opponent and not wrong:
             records = []  # every pair would drop out of the gated loss
         if not records:
             log.warning("self-play iteration %d: no usable pairs; the main model is kept", t)
@@ -165,25 +167,26 @@ def _count(values) -> dict[str, int]:
     return counts
 
 
-def run_selfplay(context) -> dict:
-    done = context.workdir.finished("selfplay")
-    if done is not None:
-        return done
-    selfplay = SelfPlay(context)
-    iterations, stale = [], 0
-    for t in range(1, context.config.selfplay.iterations + 1):
-        stats = selfplay.run_iteration(t)
-        iterations.append(stats)
-        improved = stats.get("trained") and stats["validation_ex"] > stats["best_validation_ex_before"]
-        stale = 0 if improved else stale + 1
-        if context.config.selfplay.patience and stale >= context.config.selfplay.patience \
-                and t < context.config.selfplay.iterations:
-            log.info("self-play: stopping after iteration %d (%d without a better validation EX)", t, stale)
-            break
-    trained = [s for s in iterations if s.get("trained")]
-    results = {"iterations": iterations, "stopped_early": len(iterations) < context.config.selfplay.iterations}
-    if trained:
-        last = trained[-1]
-        results |= {"model": last["model"], "eval": last["eval"]}
-    context.workdir.mark_finished("selfplay", results)
-    return results
+class SelfplayStage:
+    """Iterations until `selfplay.iterations`, or until `patience` of them in a row did not
+    beat the best validation EX the base had before them."""
+
+    name = "selfplay"
+
+    def run(self, context) -> SelfplayResult:
+        stage = context.config.selfplay
+        selfplay = SelfPlay(context)
+        iterations, stale = [], 0
+        for t in range(1, stage.iterations + 1):
+            stats = selfplay.run_iteration(t)
+            iterations.append(stats)
+            improved = stats.get("trained") and stats["validation_ex"] > stats["best_validation_ex_before"]
+            stale = 0 if improved else stale + 1
+            if stage.patience and stale >= stage.patience and t < stage.iterations:
+                log.info("self-play: stopping after iteration %d (%d without a better validation "
+                         "EX)", t, stale)
+                break
+        trained = [s for s in iterations if s.get("trained")]
+        last = trained[-1] if trained else {}
+        return SelfplayResult(iterations=iterations, stopped_early=len(iterations) < stage.iterations,
+                              model=last.get("model"), eval=last.get("eval"))

@@ -5,7 +5,7 @@ missing file):
 1. SQL-to-Text model: round 1 fine-tunes the base LLM in the reverse direction (schema + SQL ->
    question) on the seed pairs; round k > 1 continues it on round k-1's verified pairs.
    -> sql2text/round_<k>/
-2. Synthesis: templates of the seed SQL filled on the training databases (spft_jax.sql.synthesis),
+2. Synthesis: templates of the seed SQL filled on the training databases (spft_jax.synthesis.synthesize),
    templates whose pairs failed verification last round up-weighted; a question written for each
    query by the SQL-to-Text model.                                   -> synth/round_<k>/candidates.jsonl
 3. Verification: the current Text-to-SQL model (the latest in the base) answers each question;
@@ -26,14 +26,15 @@ import random
 
 from spft_jax.errors import DataError
 from spft_jax.pipeline.finetune import finetune, sft_examples
-from spft_jax.pipeline.sft_stage import evaluate_on_eval_set, register
+from spft_jax.pipeline.results import Stage1Result
+from spft_jax.pipeline.scoring import evaluate_on_eval_set, register
 from spft_jax.pipeline.workdir import exists, read_json, read_jsonl, write_json, write_jsonl
 from spft_jax.sql.compare import execution_match
 from spft_jax.sql.database_content import target_databases
 from spft_jax.sql.dataset import Example
 from spft_jax.sql.evaluation import hardness_or_unknown
-from spft_jax.sql.synthesis import synthesize
-from spft_jax.sql.templates import TemplateBank, build_templates
+from spft_jax.synthesis.synthesize import synthesize
+from spft_jax.synthesis.templates import TemplateBank, build_templates
 from spft_jax.train.batches import SftExample
 from spft_jax.train.step import LossSpec
 
@@ -228,19 +229,22 @@ class Stage1:
         return stats
 
 
-def run_stage1(context) -> dict:
-    done = context.workdir.finished("stage1")
-    if done is not None:
-        return done
-    stage = Stage1(context)
-    rounds = [stage.run_round(k) for k in range(1, context.config.stage1.rounds + 1)]
-    best = context.model_base.best()
-    results = {"rounds": rounds, "best_model": best.name, "best_validation_ex": best.validation_ex}
-    if rounds:
+class Stage1Stage:
+    """The configured number of rounds; the result names the last round's model and its EX."""
+
+    name = "stage1"
+
+    def run(self, context) -> Stage1Result:
+        rounds = Stage1(context)
+        stats = [rounds.run_round(k) for k in range(1, context.config.stage1.rounds + 1)]
+        best = context.model_base.best()
+        if not stats:
+            return Stage1Result(rounds=[], best_model=best.name,
+                                best_validation_ex=best.validation_ex)
         # Stage 1's product is its last model (seed + every round's verified data), as in the
         # paper's tables; which model of the base is strongest is recorded beside it.
-        last = rounds[-1]["model"]
-        results |= {"model": last,
-                    "eval": evaluate_on_eval_set(context, "stage1", context.model_base.load(last))}
-    context.workdir.mark_finished("stage1", results)
-    return results
+        last = stats[-1]["model"]
+        return Stage1Result(rounds=stats, best_model=best.name,
+                            best_validation_ex=best.validation_ex, model=last,
+                            eval=evaluate_on_eval_set(context, "stage1",
+                                                      context.model_base.load(last)))

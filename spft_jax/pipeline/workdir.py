@@ -11,11 +11,18 @@
     report.json, report.md, plots/   the summary of the whole run
     cache/value_index/               each database's text values, for matched values in prompts
 
-Files are written to a temporary name and renamed into place, so a file that exists is whole;
-a JSON marker is written last, after what it vouches for. Only process 0 writes (every process
-computes the same results in a multi-host run); the value index cache is the exception: any
-process that builds an index writes it (spft_jax/data/value_index.py), the same bytes, renamed
-into place.
+    .lock                            the running command's lock (spft_jax/pipeline/workdir_lock.py)
+
+This module is the layout's paths and its atomic writes. Files are written to a temporary name
+and renamed into place, so a file that exists is whole; a JSON marker is written last, after what
+it vouches for. Only process 0 writes (every process computes the same results in a multi-host
+run); the value index cache is the exception: any process that builds an index writes it
+(spft_jax/data/value_index.py), the same bytes, renamed into place.
+
+The multi-host coordination these files need is spelled out in spft_jax/parallel/coordination.py
+and only used here: `is_writer` (process 0 writes), a barrier after each write (`after_write`: all
+processes see the file from then on) and `exists`, the collective of resume decisions (process 0's
+answer on every process). Every process must therefore call the writers and `exists` together.
 """
 
 from __future__ import annotations
@@ -27,56 +34,26 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from spft_jax.errors import ConfigError, DataError
+from spft_jax.parallel import coordination
 
-
-def is_writer() -> bool:
-    """Process 0 writes; importing JAX only when it is already in use."""
-    import sys
-
-    if "jax" not in sys.modules:
-        return True
-    import jax
-
-    return jax.process_index() == 0
-
-
-def written_by_all() -> None:
-    """After a write by process 0: every process waits for it, so that all of them see the same
-    files at the same point of the program (they take the same resume decisions)."""
-    import sys
-
-    if "jax" in sys.modules:
-        from spft_jax.parallel.distributed import barrier
-
-        barrier("spft_jax workdir write")
+is_writer = coordination.is_writer  # process 0 writes (re-exported for the pipeline's modules)
 
 
 def exists(path: str | pathlib.Path) -> bool:
-    """Whether `path` exists, as process 0 sees it, on every process. Resume decisions ("this
-    file is there, skip the work") must be the same on all of them, and without this one process
-    could look after process 0 has already written the file, and skip what the others run."""
-    import sys
-
-    found = pathlib.Path(path).exists()
-    if "jax" in sys.modules:
-        import jax
-
-        if jax.process_count() > 1:
-            import numpy as np
-            from jax.experimental import multihost_utils
-
-            found = bool(multihost_utils.broadcast_one_to_all(np.int32(found)))
-    return found
+    """Whether `path` exists, as process 0 sees it, on every process: a resume decision ("this
+    file is there, skip the work") and so a collective (`coordination.process0_sees`), which
+    every process must call together. Use `pathlib.Path.exists` for a look that decides nothing."""
+    return coordination.process0_sees(path)
 
 
 def write_text_atomic(path: str | pathlib.Path, text: str) -> None:
-    if is_writer():
+    if coordination.is_writer():
         path = pathlib.Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         temporary = path.with_name(f".{path.name}.tmp{os.getpid()}")
         temporary.write_text(text, encoding="utf-8")
         os.replace(temporary, path)
-    written_by_all()
+    coordination.after_write("spft_jax workdir write")
 
 
 def write_json(path: str | pathlib.Path, value: Any) -> None:
@@ -135,9 +112,9 @@ class Workdir:
         self.root = pathlib.Path(root).expanduser().absolute()
         if self.root.exists() and not self.root.is_dir():
             raise ConfigError(f"--workdir: {self.root} exists and is not a folder")
-        if is_writer():
+        if coordination.is_writer():
             self.root.mkdir(parents=True, exist_ok=True)
-        written_by_all()
+        coordination.after_write("spft_jax workdir root")
 
     def path(self, *parts: str) -> pathlib.Path:
         return self.root.joinpath(*parts)

@@ -22,7 +22,7 @@ from spft_jax.sql.fk_graph import ForeignKeyGraph
 from spft_jax.sql.identifiers import quote_identifier
 from spft_jax.sql.sandbox import ConnectionCache, ExecutionLimits
 from spft_jax.sql.schema import Schema, Table
-from spft_jax.sql.schema_prompt import sample_values
+from spft_jax.sql.schema_text import sample_values
 
 log = logging.getLogger(__name__)
 

@@ -242,3 +242,13 @@ def write_predictions(path: str | pathlib.Path, predictions: Sequence[str]) -> N
     path = pathlib.Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(predictions_text(predictions), encoding="utf-8")
+
+
+def report_summary(report: EvaluationReport) -> dict:
+    """The headline numbers of a report: EX overall and by hardness, counts, skipped."""
+    full = report.to_dict(per_question=False)
+    return {"execution_accuracy": full["execution_accuracy"],
+            "by_hardness": {level: row["execution_accuracy"] for level, row in full["by_hardness"].items()},
+            "evaluated": full["evaluated"], "questions": full["questions"],
+            "skipped_missing_database": full["skipped"]["missing_database"]["count"],
+            "skipped_gold_failed": full["skipped"]["gold_failed"]["count"]}

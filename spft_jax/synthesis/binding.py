@@ -29,7 +29,7 @@ from collections.abc import Iterator, Mapping, Sequence
 
 from spft_jax.sql.fk_graph import ForeignKeyGraph
 from spft_jax.sql.schema import Column, ForeignKey, Schema, Table
-from spft_jax.sql.template_slots import SLOT_TYPE_OF_COLUMN_TYPE, ColumnSlot, KeyLink, Template
+from spft_jax.synthesis.slots import SLOT_TYPE_OF_COLUMN_TYPE, ColumnSlot, KeyLink, Template
 
 BINDERS = ("fk_graph", "uniform")
 

@@ -25,8 +25,8 @@ from spft_jax.errors import SpftError
 from spft_jax.sql.database_content import DatabaseContent
 from spft_jax.sql.identifiers import quote_identifier
 from spft_jax.sql.schema import Column, ForeignKey, Table
-from spft_jax.sql.slot_binding import Binding, bind_slots
-from spft_jax.sql.template_slots import KeyLink, Template, ValueSlot
+from spft_jax.synthesis.binding import Binding, bind_slots
+from spft_jax.synthesis.slots import KeyLink, Template, ValueSlot
 
 FILL_FAILURE_REASONS = (
     "no_binding",  # no tables/columns of the database fit the slots

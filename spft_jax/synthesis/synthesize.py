@@ -34,9 +34,9 @@ from spft_jax.sql.database_content import CONTENT_LIMITS, DatabaseContent, Targe
 from spft_jax.sql.executor import SqlExecutor
 from spft_jax.sql.hardness import HARDNESS_LEVELS, sql_hardness
 from spft_jax.sql.sandbox import ConnectionCache
-from spft_jax.sql.slot_binding import BINDERS
-from spft_jax.sql.template_filling import FillError, fill_template
-from spft_jax.sql.templates import TemplateBank
+from spft_jax.synthesis.binding import BINDERS
+from spft_jax.synthesis.filling import FillError, fill_template
+from spft_jax.synthesis.templates import TemplateBank
 
 log = logging.getLogger(__name__)
 

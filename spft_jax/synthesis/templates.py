@@ -32,7 +32,7 @@ from sqlglot.errors import SqlglotError
 from spft_jax.errors import DataError
 from spft_jax.sql.dataset import Example
 from spft_jax.sql.schema import Column, Schema, Table
-from spft_jax.sql.template_slots import (
+from spft_jax.synthesis.slots import (
     SLOT_TYPE_OF_COLUMN_TYPE,
     ColumnSlot,
     KeyLink,

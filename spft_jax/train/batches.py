@@ -63,7 +63,7 @@ class PairExample:
 class BatchConfig:
     batch_size: int = 8  # sequences (SFT) or pairs per micro-batch, over all hosts
     micro_batches: int = 1  # micro-batches per optimizer step (gradient accumulation)
-    max_length: int = 512  # longest padded sequence; longer prompts are cut from the left
+    max_length: int = 1024  # longest padded sequence; longer prompts are cut from the left
     bucket_multiple: int = 64  # padded lengths are multiples of this (and max_length itself)
     pad_id: int = 0  # token id written into padding (masked out everywhere)
     share_prefix: bool = False  # a group's shared prompt prefix computed once (see layout.py)

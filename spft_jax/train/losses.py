@@ -1,30 +1,22 @@
-"""Losses as pure functions returning (loss, metrics).
+"""Loss building blocks as pure functions returning (loss, metrics).
 
-SFT is token-weighted masked cross-entropy. The pairwise losses compare a chosen answer y (the
-gold SQL) with a rejected one y' (the opponent's SQL), through the implicit rewards
+The objectives themselves (SFT and the pairwise self-play family: spin, error_driven, exspin,
+error_driven_positive, dpo), their formulas and which pairs and reference each uses, live in
+`spft_jax.train.objectives`, one registered `Objective` each; this module holds what they share:
 
-    r(y) = lam * (log p_theta(y|x) - log p_ref(y|x)),
+- sft_loss: token-weighted masked cross-entropy (the `sft` objective's loss);
+- logistic_loss: l(t) = log(1 + exp(-t));
+- implicit_rewards: r(y) = lam * (log p_theta(y|x) - log p_ref(y|x)) for chosen and rejected;
+- pairwise_metrics: the metrics every pairwise objective reports, under TRL's names;
+- pairwise_loss(kind, ...): a pairwise objective's loss by name (a thin wrapper over the registry).
 
-with l(t) = log(1 + exp(-t)) and R = 1 when the opponent's SQL executes to a different result
-than the gold (the opponent was wrong), 0 when it was right; the paper's exact equation was not
-recovered, so each plausible reading is its own objective:
-
-- spin:                 l(r(y) - r(y'))                       every opponent answer is negative
-- error_driven:         l(r(y) - R * r(y'))                   SPFT-SQL: only wrong answers pushed down
-- exspin:               mean over pairs with R = 1 of l(r(y) - r(y'))   (R = 0 pairs drop out)
-- error_driven_positive: R = 1 as spin; R = 0 treats y' as a second positive:
-                        (l(r(y)) + l(r(y'))) / 2          (the paper's third plausible reading)
-- dpo:                  l(r(y) - r(y')) with a frozen reference and given preference pairs; the
-                        same formula as spin, kept under its own name for reporting.
-Log-probs are sums over the completion tokens only. Metrics use TRL's names.
+Log-probs are sums over the completion tokens only.
 """
 
 from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
-
-PAIRWISE_LOSSES = ("spin", "error_driven", "exspin", "error_driven_positive", "dpo")
 
 
 def logistic_loss(t: jax.Array) -> jax.Array:
@@ -40,6 +32,29 @@ def sft_loss(token_logprobs: jax.Array, mask: jax.Array) -> tuple[jax.Array, dic
     return nll, {"loss": nll, "tokens": mask.sum()}
 
 
+def implicit_rewards(policy_chosen: jax.Array, policy_rejected: jax.Array,
+                     reference_chosen: jax.Array, reference_rejected: jax.Array,
+                     lam: float) -> tuple[jax.Array, jax.Array]:
+    """(r(y), r(y')) with r = lam * (policy log-prob - reference log-prob), per pair."""
+    return lam * (policy_chosen - reference_chosen), lam * (policy_rejected - reference_rejected)
+
+
+def pairwise_metrics(loss: jax.Array, chosen_reward: jax.Array, rejected_reward: jax.Array,
+                     policy_chosen: jax.Array, policy_rejected: jax.Array,
+                     opponent_wrong: jax.Array) -> dict:
+    """The metrics of a pairwise objective over a batch of pairs, under TRL's names."""
+    return {
+        "loss": loss,
+        "rewards/chosen": chosen_reward.mean(),
+        "rewards/rejected": rejected_reward.mean(),
+        "rewards/accuracies": (chosen_reward > rejected_reward).astype(jnp.float32).mean(),
+        "rewards/margins": (chosen_reward - rejected_reward).mean(),
+        "logps/chosen": policy_chosen.mean(),
+        "logps/rejected": policy_rejected.mean(),
+        "pairs/opponent_wrong": opponent_wrong.astype(jnp.float32).mean(),
+    }
+
+
 def pairwise_loss(
     kind: str,
     policy_chosen: jax.Array,
@@ -49,38 +64,16 @@ def pairwise_loss(
     opponent_wrong: jax.Array,
     lam: float,
 ) -> tuple[jax.Array, dict]:
-    """The pairwise loss `kind` (one of PAIRWISE_LOSSES) over a batch of pairs.
+    """The loss of the registered pairwise objective `kind` over a batch of pairs.
 
-    All inputs are [pairs]: summed completion log-probs under the policy and the reference
-    (the opponent), and R (1.0 when the opponent's SQL was wrong). Returns (loss, metrics).
+    All inputs are [pairs]: summed completion log-probs under the policy and the reference, and
+    R (1.0 when the opponent's SQL was wrong). Returns (loss, metrics).
     """
-    if kind not in PAIRWISE_LOSSES:
-        raise ValueError(f"unknown pairwise loss {kind!r}; expected one of {PAIRWISE_LOSSES}")
-    r = opponent_wrong.astype(jnp.float32)
-    chosen_reward = lam * (policy_chosen - reference_chosen)
-    rejected_reward = lam * (policy_rejected - reference_rejected)
-    if kind in ("spin", "dpo"):
-        per_pair = logistic_loss(chosen_reward - rejected_reward)
-        loss = per_pair.mean()
-    elif kind == "error_driven":
-        per_pair = logistic_loss(chosen_reward - r * rejected_reward)
-        loss = per_pair.mean()
-    elif kind == "exspin":
-        per_pair = r * logistic_loss(chosen_reward - rejected_reward)
-        loss = per_pair.sum() / jnp.maximum(r.sum(), 1.0)
-    else:  # error_driven_positive
-        negative = logistic_loss(chosen_reward - rejected_reward)
-        positive = 0.5 * (logistic_loss(chosen_reward) + logistic_loss(rejected_reward))
-        per_pair = r * negative + (1.0 - r) * positive
-        loss = per_pair.mean()
-    metrics = {
-        "loss": loss,
-        "rewards/chosen": chosen_reward.mean(),
-        "rewards/rejected": rejected_reward.mean(),
-        "rewards/accuracies": (chosen_reward > rejected_reward).astype(jnp.float32).mean(),
-        "rewards/margins": (chosen_reward - rejected_reward).mean(),
-        "logps/chosen": policy_chosen.mean(),
-        "logps/rejected": policy_rejected.mean(),
-        "pairs/opponent_wrong": r.mean(),
-    }
-    return loss, metrics
+    from spft_jax.train import objectives  # objectives imports this module's building blocks
+
+    objective = objectives.get(kind)
+    if not objective.pairwise:
+        raise ValueError(f"objective {kind!r} is not pairwise; expected one of "
+                         f"{objectives.pairwise_names()}")
+    return objective.loss(policy_chosen, policy_rejected, reference_chosen, reference_rejected,
+                          opponent_wrong, lam)

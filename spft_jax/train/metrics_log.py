@@ -15,8 +15,9 @@ import struct
 import time
 from collections.abc import Mapping
 
-import jax
 import numpy as np
+
+from spft_jax.parallel import coordination
 
 JSONL_NAME = "metrics.jsonl"
 TENSORBOARD_DIR = "tensorboard"
@@ -35,7 +36,7 @@ class MetricsLogger:
 
     def __init__(self, workdir: str | pathlib.Path, resume_step: int = 0, tensorboard: bool = True,
                  enabled: bool | None = None):
-        self.enabled = jax.process_index() == 0 if enabled is None else enabled
+        self.enabled = coordination.is_writer() if enabled is None else enabled
         self.jsonl_path = pathlib.Path(workdir) / JSONL_NAME
         self.tensorboard_dir = pathlib.Path(workdir) / TENSORBOARD_DIR
         self._file = None

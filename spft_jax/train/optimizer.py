@@ -21,7 +21,7 @@ SCHEDULES = ("constant", "linear", "cosine")
 @dataclasses.dataclass(frozen=True)
 class OptimizerConfig:
     name: str = "adamw"
-    learning_rate: float = 1e-5
+    learning_rate: float = 1e-4  # peak
     schedule: str = "cosine"  # after warmup
     warmup_steps: int = 0
     total_steps: int = 1000  # schedule length (decay reaches its end here)

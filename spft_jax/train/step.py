@@ -13,6 +13,9 @@ adapters) and `frozen` (the rest; empty without LoRA). Batches are dicts of arra
 micro-batch axis [micro, batch, ...]; the step scans over the micro-batches and applies one
 optimizer update with their mean gradient (gradient accumulation without extra optimizer state).
 
+The objectives (SFT and the pairwise self-play losses) live in `spft_jax.train.objectives`, one
+registered `Objective` each; `LossSpec.kind` names one, and the step calls its loss.
+
 Batch fields (see spft_jax.train.layout for the two layouts):
 - padded SFT: tokens, valid, completion_mask — [micro, B, T]; pairwise: [micro, B, 2, T]
   (chosen at 0, rejected at 1); predict_index / predict_mask [..., K]: the positions whose next
@@ -35,38 +38,45 @@ from flax import nnx
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from spft_jax.parallel.distributed import batch_spec
+from spft_jax.train import objectives
 from spft_jax.train.logprobs import batch_logprobs
-from spft_jax.train.losses import PAIRWISE_LOSSES, pairwise_loss, sft_loss
 from spft_jax.train.optimizer import UpdateRule
-
-LOSSES = ("sft", *PAIRWISE_LOSSES)
 
 
 @dataclasses.dataclass(frozen=True)
 class LossSpec:
+    """Which objective to train with and its settings. `kind` names an objective registered in
+    `spft_jax.train.objectives` (checked here); the spec holds the name, not the objective, so it
+    stays a small hashable key of the compiled step."""
+
     kind: str = "sft"
     lam: float = 0.1  # beta of the pairwise losses
     logprob_chunk: int = 128  # positions per output-layer chunk (see train/logprobs.py)
 
     def __post_init__(self):
-        if self.kind not in LOSSES:
-            raise ValueError(f"unknown loss {self.kind!r}; expected one of {LOSSES}")
+        objectives.get(self.kind)  # ValueError naming the registered objectives
+
+    @property
+    def objective(self) -> objectives.Objective:
+        return objectives.get(self.kind)
 
     @property
     def pairwise(self) -> bool:
-        return self.kind != "sft"
+        return self.objective.pairwise
 
 
 def micro_batch_loss(model, batch: Mapping[str, jax.Array], spec: LossSpec):
     """(loss, metrics) of one micro-batch under `model`, in either layout of
-    `spft_jax.train.layout` (the same loss: only which positions are computed differs)."""
+    `spft_jax.train.layout` (the same loss: only which positions are computed differs), by the
+    loss of the objective `spec.kind` names in `spft_jax.train.objectives`."""
+    objective = spec.objective
     per_token, mask = batch_logprobs(model, batch, spec.logprob_chunk)
-    if not spec.pairwise:
-        return sft_loss(per_token, mask)
+    if not objective.pairwise:
+        return objective.loss(per_token, mask)
     sequence = per_token.sum(axis=1).reshape(-1, 2)
     reference = batch["reference_logps"]
-    return pairwise_loss(spec.kind, sequence[:, 0], sequence[:, 1], reference[:, 0],
-                         reference[:, 1], batch["opponent_wrong"], spec.lam)
+    return objective.loss(sequence[:, 0], sequence[:, 1], reference[:, 0], reference[:, 1],
+                          batch["opponent_wrong"], spec.lam)
 
 
 _COMPILED: dict[tuple, object] = {}  # (graphdef, loss, rule key, mesh, shardings) -> jitted step

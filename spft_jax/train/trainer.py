@@ -27,7 +27,7 @@ from jax.sharding import Mesh
 from tqdm.auto import tqdm
 
 from spft_jax.errors import ConfigError
-from spft_jax.parallel import distributed
+from spft_jax.parallel import coordination, distributed
 from spft_jax.parallel.rules import data_parallel_size
 from spft_jax.train.batches import Batcher, DataPosition
 from spft_jax.train.checkpoint import CheckpointMismatchError, TrainCheckpointer, TrainProgress
@@ -47,8 +47,8 @@ class TrainerConfig:
     epochs: int = 1  # passes over the data (the last partial batch of each is dropped)
     max_steps: int | None = None  # when set, the run's length in optimizer steps instead
     eval_every: int = 0  # call the eval hook every this many steps (0: never)
-    checkpoint_every: int = 0  # save every this many steps, and at the end (0: no checkpoints)
-    keep_checkpoints: int = 3  # the most recent ones kept on disk
+    checkpoint_every: int = 50  # save every this many steps, and at the end (0: no checkpoints)
+    keep_checkpoints: int = 2  # the most recent ones kept on disk
     async_checkpoints: bool = True  # write checkpoint files in the background
     seed: int = 0  # the run's RNG key (handed to the eval hook)
     progress_bar: bool = True
@@ -159,7 +159,7 @@ class Trainer:
     def run(self) -> TrainResult:
         start, position, key = self._restore()
         trainable, opt_state, frozen = self.trainable, self.opt_state, self.frozen
-        writer = distributed.is_writer()
+        writer = coordination.is_writer()
         logger = (MetricsLogger(self.workdir, resume_step=start, tensorboard=self.config.tensorboard)
                   if self.workdir is not None and start < self.total_steps else None)
         bar = tqdm(total=self.total_steps, initial=start, unit="step", dynamic_ncols=True,

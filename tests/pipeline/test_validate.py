@@ -7,7 +7,8 @@ import pytest
 
 from spft_jax.errors import ConfigError
 from spft_jax.pipeline.defaults import base_config
-from spft_jax.pipeline.validate import OUTPUT_MODES, SCHEDULED_MODES, check_mode, check_output, validate
+from spft_jax.pipeline.run_config import MODES
+from spft_jax.pipeline.validate import OUTPUT_MODES, check_mode, check_output, validate
 from tests.conftest import REPO_ROOT, SPIDER_DIR
 
 CONFIGS = REPO_ROOT / "configs"
@@ -216,7 +217,7 @@ def test_the_first_broken_field_is_reported(config):
     assert _error(config).startswith("config.sft.learning_rate:")
 
 
-@pytest.mark.parametrize("mode", SCHEDULED_MODES)
+@pytest.mark.parametrize("mode", MODES)
 def test_check_mode_accepts_the_modes(mode):
     assert check_mode(mode) == mode
 

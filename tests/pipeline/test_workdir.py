@@ -115,3 +115,43 @@ def test_a_workdir_that_is_a_file_is_a_config_error(tmp_path):
 def test_an_empty_workdir_is_a_config_error():
     with pytest.raises(ConfigError, match="^--workdir: needed"):
         Workdir("")
+
+
+def test_is_writer_is_one_function_and_needs_no_jax():
+    import subprocess
+    import sys
+
+    from spft_jax.parallel import coordination, distributed
+    from spft_jax.pipeline import workdir
+
+    assert workdir.is_writer is coordination.is_writer is distributed.is_writer
+    assert distributed.barrier is coordination.barrier
+    # Host-side code that never imported JAX is one process, and writes without importing it.
+    script = ("import sys; from spft_jax.pipeline.workdir import exists, is_writer; "
+              "assert is_writer() and not exists('/no/such/file'); assert 'jax' not in sys.modules")
+    subprocess.run([sys.executable, "-c", script], check=True, timeout=120)
+
+
+def test_resume_decisions_and_writes_go_through_the_coordination_module(tmp_path, monkeypatch):
+    """`exists` is process 0's answer (coordination.agreed), and every write ends in the barrier
+    after process 0's write: the collectives are explicit and in one place."""
+    from spft_jax.parallel import coordination
+
+    calls = []
+    monkeypatch.setattr(coordination, "agreed", lambda value, what="": calls.append(("agreed", value, what))
+                        or value)
+    monkeypatch.setattr(coordination, "barrier", lambda name: calls.append(("barrier", name)))
+    workdir = Workdir(tmp_path)
+    assert calls == [("barrier", "spft_jax workdir root")]
+    calls.clear()
+    assert workdir.finished("sft") is None
+    workdir.mark_finished("sft", {"ex": 1})
+    assert workdir.finished("sft") == {"ex": 1}
+    marker = str(workdir.path("stages", "sft.json"))
+    assert calls == [("agreed", False, f"exists {marker}"), ("barrier", "spft_jax workdir write"),
+                     ("agreed", True, f"exists {marker}")]
+    # On another process the write is left to process 0; the barrier is still every process's.
+    monkeypatch.setattr(coordination, "is_writer", lambda: False)
+    calls.clear()
+    write_json(tmp_path / "not_here.json", {})
+    assert not (tmp_path / "not_here.json").exists() and calls == [("barrier", "spft_jax workdir write")]

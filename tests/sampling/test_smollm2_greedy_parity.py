@@ -13,7 +13,7 @@ import transformers
 from spft_jax.demo import demo_paths
 from spft_jax.sampling import Sampler, SamplingParams
 from spft_jax.sql.dataset import load_dataset
-from spft_jax.sql.schema_prompt import schema_prompt
+from spft_jax.sql.schema_text import schema_prompt
 
 NEW_TOKENS = 32
 PROMPTS = 5

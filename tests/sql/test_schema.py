@@ -7,7 +7,7 @@ import pytest
 from spft_jax.errors import DataError, UnknownDatabaseError
 from spft_jax.sql.identifiers import quote_identifier
 from spft_jax.sql.schema import Schema, load_schemas, schema_for
-from spft_jax.sql.schema_prompt import schema_prompt
+from spft_jax.sql.schema_text import schema_prompt
 from tests.sql.tiny_benchmark import SHOP_TABLES_ENTRY, make_shop_database
 
 

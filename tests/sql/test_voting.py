@@ -7,7 +7,7 @@ import dataclasses
 import pytest
 
 from spft_jax.demo import demo_paths
-from spft_jax.pipeline.scoring import majority_vote, result_key
+from spft_jax.sql.voting import majority_vote, result_key
 from spft_jax.sql.dataset import load_dataset
 from spft_jax.sql.executor import SqlExecutor
 

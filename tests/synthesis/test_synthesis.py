@@ -24,9 +24,9 @@ from spft_jax.sql.fk_graph import ForeignKeyGraph
 from spft_jax.sql.identifiers import quote_identifier
 from spft_jax.sql.sandbox import ConnectionCache, ExecutionLimits
 from spft_jax.sql.schema import Schema, load_schemas
-from spft_jax.sql.synthesis import SynthesisError, synthesize
-from spft_jax.sql.template_filling import FillError, fill_template
-from spft_jax.sql.templates import build_templates, extract_template
+from spft_jax.synthesis.synthesize import SynthesisError, synthesize
+from spft_jax.synthesis.filling import FillError, fill_template
+from spft_jax.synthesis.templates import build_templates, extract_template
 from tests.sql.tiny_benchmark import SHOP_TABLES_ENTRY, make_shop_database
 
 SHOP = Schema.from_spider_entry(SHOP_TABLES_ENTRY)

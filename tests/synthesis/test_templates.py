@@ -8,8 +8,8 @@ import pytest
 
 from spft_jax.sql.dataset import Example, load_questions
 from spft_jax.sql.schema import Schema, load_schemas
-from spft_jax.sql.template_slots import Template
-from spft_jax.sql.templates import (
+from spft_jax.synthesis.slots import Template
+from spft_jax.synthesis.templates import (
     FAILURE_REASONS,
     TemplateError,
     build_templates,

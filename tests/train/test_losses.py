@@ -1,4 +1,5 @@
-"""Each loss against values computed by hand, including R = 0 and R = 1 pairs."""
+"""Each loss against values computed by hand, including R = 0 and R = 1 pairs (through
+`pairwise_loss`, which calls the objectives registered in spft_jax/train/objectives.py)."""
 
 import math
 
@@ -76,8 +77,10 @@ def test_metrics_use_trl_names_and_values():
 
 
 def test_unknown_loss_name():
-    with pytest.raises(ValueError, match="unknown pairwise loss 'ppo'"):
+    with pytest.raises(ValueError, match="unknown objective 'ppo'"):
         loss("ppo")
+    with pytest.raises(ValueError, match="'sft' is not pairwise"):
+        loss("sft")
 
 
 def test_sft_is_token_weighted():

@@ -47,7 +47,7 @@ def test_tiny_model_trains_to_near_zero_sft_loss(tmp_path):
     batcher = Batcher(sft_examples(), BatchConfig(batch_size=8, max_length=32, bucket_multiple=16), seed=0)
     trainer = Trainer(Decoder(CONFIG, nnx.Rngs(0)), batcher, LossSpec("sft"),
                       OptimizerConfig(learning_rate=3e-3, schedule="constant"),
-                      TrainerConfig(epochs=80, progress_bar=False), workdir=tmp_path)
+                      TrainerConfig(epochs=80, checkpoint_every=0, progress_bar=False), workdir=tmp_path)
     result = trainer.run()
     assert result.step == 80 and result.position == DataPosition(80, 0)
     lines = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
@@ -85,8 +85,8 @@ def test_pairwise_run_logs_trl_metrics_and_calls_the_eval_hook_on_schedule(tmp_p
     assert batcher.batches_per_epoch == 2
     trainer = Trainer(Decoder(CONFIG, nnx.Rngs(0)), batcher, LossSpec("error_driven", lam=0.5),
                       OptimizerConfig(learning_rate=1e-2, schedule="linear", total_steps=7),
-                      TrainerConfig(epochs=3, max_steps=7, eval_every=3, progress_bar=False,
-                                    tensorboard=False),
+                      TrainerConfig(epochs=3, max_steps=7, eval_every=3, checkpoint_every=0,
+                                    progress_bar=False, tensorboard=False),
                       workdir=tmp_path, eval_fn=eval_fn)
     result = trainer.run()
     assert [c[0] for c in calls] == [3, 6]
