@@ -33,4 +33,12 @@ def get_config():
     config.stage1.question_max_new_tokens = 8
     config.selfplay.iterations = 1
     config.selfplay.max_questions = 4
+    # GRPO when a run lists it (--config.stages="('sft','grpo')"): two steps of 2 x 2 samples.
+    config.grpo.steps = 2
+    config.grpo.questions_per_step = 2
+    config.grpo.group_size = 2
+    config.grpo.max_new_tokens = 4
+    config.grpo.train.checkpoint_every = 1
+    config.grpo.train.bucket_multiple = 256
+    config.grpo.train.max_length = 512
     return config

@@ -3,7 +3,7 @@
     python -m spft_jax.main --config=configs/demo.py --workdir=/tmp/demo [--mode=pipeline]
         [--config.selfplay.loss=spin ...] [--model=NAME] [--output=PATH]
 
-Modes: pipeline (default: base EX, SFT, stage 1, stage 2, report), sft, stage1, selfplay,
+Modes: pipeline (default: base EX, SFT, stage 1, stage 2, report), sft, stage1, selfplay, grpo,
 evaluate, predict, export, check_export (see spft_jax/pipeline/runner.py). Any config field can
 be overridden with --config.<field>=<value>. The config is validated before anything heavy; a bad value, a
 missing file or a mesh that does not fit the devices ends the run with one line on stderr and

@@ -17,6 +17,7 @@ from spft_jax.pipeline.workdir import Workdir, is_writer, read_jsonl, write_json
 log = logging.getLogger(__name__)
 
 LEVELS = ("easy", "medium", "hard", "extra")
+GRPO_RUN = "grpo"  # runs/grpo/ (pipeline/grpo.py)
 
 
 def ex_rows(workdir: Workdir) -> list[dict]:
@@ -83,7 +84,24 @@ def _stage_details(workdir: Workdir) -> list[str]:
                          f"{'–' if loss is None else f'{loss:.4f}'} | "
                          f"{'–' if margin is None else f'{margin:.4f}'} | "
                          f"{_percent(s.get('validation_ex'))} |")
+    grpo = finished_result(workdir, "grpo")
+    if grpo:
+        split = grpo.time_split or {}
+        total = sum(split.values()) or 1.0
+        lines += ["", "## GRPO", "",
+                  "| from | steps | reward, first step | reward, last step | zero-variance groups "
+                  "| rollout | reward | logprobs | update | validation EX |",
+                  "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+                  f"| {grpo.init_from} | {grpo.steps} | {_number(grpo.reward_first)} | "
+                  f"{_number(grpo.reward_last)} | {_percent(grpo.zero_variance_share)} | "
+                  + " | ".join(f"{100 * split.get(t, 0.0) / total:.0f}%"
+                               for t in ("rollout", "reward", "logprobs", "update"))
+                  + f" | {_percent(grpo.validation_ex)} |"]
     return lines
+
+
+def _number(value) -> str:
+    return "–" if value is None else f"{value:.3f}"
 
 
 def _plots(workdir: Workdir, rows: list[dict]) -> list[str]:
@@ -118,6 +136,8 @@ def _plots(workdir: Workdir, rows: list[dict]) -> list[str]:
         # scale and meaning: one panel each.
         panels = {"fine-tuning (SFT, SQL-to-Text, stage 1)": [], "self-play (pairwise)": []}
         for path in runs:
+            if path.parent.name == GRPO_RUN:  # a policy-gradient loss: its reward curve below
+                continue
             key = "self-play (pairwise)" if path.parent.name.startswith("selfplay") else \
                 "fine-tuning (SFT, SQL-to-Text, stage 1)"
             panels[key].append(path)
@@ -137,6 +157,26 @@ def _plots(workdir: Workdir, rows: list[dict]) -> list[str]:
             axis.grid(alpha=0.3)
         figure.tight_layout()
         path = workdir.path("plots", "loss_curves.png")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        figure.savefig(path, dpi=120)
+        plt.close(figure)
+        written.append(str(path))
+    grpo_log = workdir.path("runs", GRPO_RUN, "metrics.jsonl")
+    records = read_jsonl(grpo_log, skip_bad_lines=True) if grpo_log.exists() else []
+    records = [r for r in records if isinstance(r.get("reward/mean"), (int, float))]
+    if records:
+        figure, axis = plt.subplots(figsize=(7, 4))
+        steps = [r["step"] for r in records]
+        axis.plot(steps, [r["reward/mean"] for r in records], marker="o", label="mean reward")
+        axis.plot(steps, [r["groups/zero_variance"] for r in records], linestyle="--",
+                  label="zero-variance groups (share)")
+        axis.set_xlabel("GRPO step")
+        axis.set_ylim(-0.02, 1.02)
+        axis.set_title("GRPO: execution reward per step")
+        axis.legend()
+        axis.grid(alpha=0.3)
+        figure.tight_layout()
+        path = workdir.path("plots", "grpo_reward.png")
         path.parent.mkdir(parents=True, exist_ok=True)
         figure.savefig(path, dpi=120)
         plt.close(figure)

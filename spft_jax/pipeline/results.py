@@ -28,6 +28,8 @@ class StageResult:
     @classmethod
     def from_json(cls, record: Mapping[str, Any], where: str = "") -> "StageResult":
         known = {f.name for f in dataclasses.fields(cls)}
+        # A field without a plain default (the result's content: its evaluation, its rounds or
+        # iterations) must be in the marker; a marker without it is not this stage's result.
         missing = sorted(f.name for f in dataclasses.fields(cls)
                          if f.default is dataclasses.MISSING and f.name not in record)
         if missing:
@@ -97,8 +99,29 @@ class SelfplayResult(StageResult):
         return rows
 
 
+@dataclasses.dataclass(frozen=True)
+class GrpoResult(StageResult):
+    """GRPO's trained policy (`model`, a member of the base) and its EX; the reward at the
+    first and last step, the mean share of zero-variance groups, and the seconds spent in
+    rollout / reward / logprobs / update over the run."""
+    stage: ClassVar[str] = "grpo"
+    model: str = "grpo"
+    init_from: str = ""
+    steps: int = 0
+    reward_first: float | None = None
+    reward_last: float | None = None
+    zero_variance_share: float | None = None
+    time_split: dict = dataclasses.field(default_factory=dict)
+    validation_ex: float = 0.0
+    eval: dict = dataclasses.field(default_factory=dict)
+
+    def table_rows(self) -> list[dict]:
+        return [_row("grpo", self.model, self.eval, self.seconds)]
+
+
 RESULT_TYPES: dict[str, type[StageResult]] = {
-    cls.stage: cls for cls in (BaseEvalResult, SftResult, Stage1Result, SelfplayResult)}
+    cls.stage: cls for cls in (BaseEvalResult, SftResult, Stage1Result, SelfplayResult,
+                               GrpoResult)}
 
 
 def finished_result(workdir, name: str) -> StageResult | None:

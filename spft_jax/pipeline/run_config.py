@@ -28,13 +28,18 @@ from spft_jax.data.source import DataSourceConfig
 from spft_jax.models.config import DTYPES, REMAT_POLICIES
 from spft_jax.train.batches import BatchConfig
 from spft_jax.train import objectives
+from spft_jax.train.grpo import NORMALIZATIONS
 from spft_jax.train.optimizer import OPTIMIZERS, SCHEDULES, OptimizerConfig
 from spft_jax.train.trainer import TrainerConfig
 
-STAGES = ("base_eval", "sft", "stage1", "selfplay")  # what --mode=pipeline runs, in this order
+# Every stage, in the order --mode=pipeline runs the configured ones; the paper's four by default,
+# GRPO (the RL baseline) when a config lists it.
+STAGES = ("base_eval", "sft", "stage1", "selfplay", "grpo")
+DEFAULT_STAGES = ("base_eval", "sft", "stage1", "selfplay")
 # Modes of `python -m spft_jax.main` (see pipeline/runner.py): the pipeline, each stage alone,
 # and the modes that use a finished model.
-MODES = ("pipeline", "sft", "stage1", "selfplay", "evaluate", "predict", "export", "check_export")
+MODES = ("pipeline", "sft", "stage1", "selfplay", "grpo", "evaluate", "predict", "export",
+         "check_export")
 LORA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 CACHE_DTYPES = ("", "float32", "bfloat16", "float16")
 # Looked up when checked, so an objective registered after this import is accepted too.
@@ -224,10 +229,41 @@ class SelfplaySection(Section):
 
 
 @dataclasses.dataclass(frozen=True)
+class GrpoSection(Section):
+    """GRPO with an execution reward (pipeline/grpo.py, train/grpo.py). Each step samples
+    `group_size` SQL for each of `questions_per_step` training questions from the current
+    policy, rewards them by execution, and updates on them `updates_per_rollout` times (each a
+    share of the groups). From `train` GRPO uses the optimizer, schedule, clipping, lengths,
+    micro_batches, share_prefix and checkpoint fields; the rollout fixes the batch, so
+    batch_size, epochs, max_steps and group_size are not read."""
+    init_from: str = field("best", (bool, "must name a model-base member or 'best'"))
+    steps: int = field(20, POSITIVE_INT)  # rollout + update rounds
+    questions_per_step: int = field(8, POSITIVE_INT)  # groups per rollout
+    group_size: int = field(8, (lambda v: v >= 2, "must be an integer >= 2"))  # G samples/question
+    temperature: float = field(1.0, POSITIVE)  # rollout sampling
+    top_p: float = field(1.0, OPEN_UNIT_INTERVAL)
+    max_new_tokens: int = field(0, NON_NEGATIVE_INT)  # per completion (0: sampling.max_new_tokens)
+    clip_eps: float = field(0.2, (lambda v: 0 < v < 1, "must be in (0, 1)"))  # PPO's clip range
+    beta: float = field(0.0, NON_NEGATIVE)  # KL penalty to the starting model (k3); 0: none
+    # "sequence": token terms averaged per completion, then over completions (GRPO);
+    # "constant": summed over the batch and divided by completions x max_new_tokens (Dr.GRPO).
+    normalization: str = field("sequence", one_of(NORMALIZATIONS))
+    scale_rewards: bool = field(True)  # divide advantages by the group's std (False: Dr.GRPO)
+    # Reward of SQL that executes but returns a different result (correct SQL gets 1, SQL that
+    # fails 0).
+    execution_reward: float = field(0.0, UNIT_INTERVAL)
+    updates_per_rollout: int = field(1, POSITIVE_INT)  # optimizer steps per rollout (1: on-policy)
+    max_questions: int = field(0, NON_NEGATIVE_INT)  # the first N training questions (0: all)
+    train: TrainingSection = field(factory=lambda: TrainingSection(
+        learning_rate=2e-5, schedule="constant", warmup_ratio=0.0, checkpoint_every=5,
+        share_prefix=True))
+
+
+@dataclasses.dataclass(frozen=True)
 class RunConfig(Section):
     name: str = field("experiment")  # the run's name in reports
     seed: int = field(0, NON_NEGATIVE_INT)  # data order, sampling, synthesis (each derives its own)
-    stages: tuple[str, ...] = field(STAGES, sequence_of(STAGES))
+    stages: tuple[str, ...] = field(DEFAULT_STAGES, sequence_of(STAGES))
     data: DataSection = field(factory=DataSection)
     prompt: PromptConfig = field(factory=PromptConfig)
     model: ModelSection = field(factory=ModelSection)
@@ -240,6 +276,7 @@ class RunConfig(Section):
     eval: EvalSection = field(factory=EvalSection)
     stage1: Stage1Section = field(factory=Stage1Section)
     selfplay: SelfplaySection = field(factory=SelfplaySection)
+    grpo: GrpoSection = field(factory=GrpoSection)
 
     @classmethod
     def from_configdict(cls, config: ConfigDict) -> "RunConfig":

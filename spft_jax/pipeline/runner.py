@@ -1,7 +1,8 @@
 """The modes of `python -m spft_jax.main`, over one Context.
 
-    pipeline   the configured stages in order (base_eval, sft, stage1, selfplay), then the report
-    sft | stage1 | selfplay    one stage (what it builds on must be in the workdir already)
+    pipeline   the configured stages in order (base_eval, sft, stage1, selfplay, grpo), then the
+               report
+    sft | stage1 | selfplay | grpo    one stage (what it builds on must be in the workdir already)
     evaluate   EX of one model (--model: a model-base member, "base", default the best member)
     predict    Spider-format predictions of one model for the evaluation set (--output)
     export     one model as a Hugging Face directory, LoRA merged (--output)
@@ -25,6 +26,7 @@ from spft_jax.pipeline.report import write_report
 from spft_jax.pipeline.results import RESULT_TYPES, StageResult, finished_result
 from spft_jax.pipeline.run_config import STAGES
 from spft_jax.pipeline.scoring import evaluate_on_eval_set
+from spft_jax.pipeline.grpo import GrpoStage
 from spft_jax.pipeline.selfplay import SelfplayStage
 from spft_jax.pipeline.sft_stage import BaseEvalStage, SftStage
 from spft_jax.pipeline.stage import Stage
@@ -35,7 +37,7 @@ from spft_jax.sql.evaluation import write_predictions
 log = logging.getLogger(__name__)
 
 STAGE_BY_NAME: dict[str, Stage] = {s.name: s for s in (BaseEvalStage(), SftStage(), Stage1Stage(),
-                                                       SelfplayStage())}
+                                                       SelfplayStage(), GrpoStage())}
 assert tuple(STAGE_BY_NAME) == STAGES == tuple(RESULT_TYPES), "every stage listed once, in order"
 
 

@@ -24,8 +24,33 @@ def _check_stages(config: RunConfig) -> None:
     if order != sorted(set(order)):
         raise ConfigError(f"config.stages: stages run in the order {STAGES}, each once; got "
                           f"{tuple(config.stages)}")
-    if "selfplay" in config.stages and "stage1" not in config.stages and "sft" not in config.stages:
-        raise ConfigError("config.stages: selfplay needs a model base, built by sft and/or stage1")
+    for stage in ("selfplay", "grpo"):
+        if stage in config.stages and "stage1" not in config.stages and "sft" not in config.stages:
+            raise ConfigError(f"config.stages: {stage} needs a model base, built by sft and/or stage1")
+
+
+def members_the_stages_build(config: RunConfig) -> list[str]:
+    """The model-base members a run of `config.stages` adds, in order (GRPO's excluded)."""
+    names = ["sft"] if "sft" in config.stages else []
+    if "stage1" in config.stages:
+        names += [f"stage1_round_{k}" for k in range(1, config.stage1.rounds + 1)]
+    if "selfplay" in config.stages:
+        names += [f"selfplay_iter_{t}" for t in range(1, config.selfplay.iterations + 1)]
+    return names
+
+
+def _check_grpo(config: RunConfig) -> None:
+    grpo = config.grpo
+    shares = grpo.updates_per_rollout * grpo.train.micro_batches
+    if grpo.questions_per_step % shares:
+        raise ConfigError(f"config.grpo.questions_per_step: {grpo.questions_per_step} groups do not "
+                          f"split into updates_per_rollout x train.micro_batches = {shares} "
+                          "equal shares of whole groups")
+    if "grpo" in config.stages and grpo.init_from != "best":
+        members = members_the_stages_build(config)
+        if grpo.init_from not in members:
+            raise ConfigError(f"config.grpo.init_from: {grpo.init_from!r} is not a model-base "
+                              f"member these stages build ({', '.join(['best', *members])})")
 
 
 def _check_data(config: RunConfig) -> None:
@@ -73,6 +98,7 @@ def validate(config: ConfigDict | RunConfig, num_devices: int | None = None) -> 
     _check_data(typed)
     _check_model(typed)
     _check_run_lengths(typed)
+    _check_grpo(typed)
     if num_devices is not None:
         from spft_jax.parallel.mesh import resolve_mesh_shape
 

@@ -200,11 +200,14 @@ class Batcher:
             indices = indices[:, np.asarray(rows, np.int64)]
         return Batch(position, self._padded(indices, length, width), num_tokens, length)
 
-    def arrays_for(self, indices: Sequence[int]) -> dict[str, np.ndarray]:
-        """One micro-batch [1, len(indices), ...] of the given examples in the given order, laid
-        out and truncated exactly as in training (for no-gradient passes over every example,
-        such as the opponent's reference log-probs)."""
-        indices = np.asarray(indices, np.int64)[None, :]
+    def arrays_for(self, indices: Sequence[int] | np.ndarray) -> dict[str, np.ndarray]:
+        """The given examples in the given order, laid out and truncated exactly as in training:
+        indices [N] give one micro-batch [1, N, ...] (for no-gradient passes over every example,
+        such as the opponent's reference log-probs); indices [micro, N] give a whole step's
+        batch [micro, N, ...] (GRPO trains on the rollout it just sampled, in its order)."""
+        indices = np.asarray(indices, np.int64)
+        if indices.ndim == 1:
+            indices = indices[None, :]
         if self.config.share_prefix:
             return self._grouped(indices)
         length = self.config.bucket_for(int(self._lengths[indices].max()))

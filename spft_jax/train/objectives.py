@@ -42,6 +42,7 @@ from collections.abc import Callable
 import jax
 import jax.numpy as jnp
 
+from spft_jax.train.grpo import grpo_loss
 from spft_jax.train.losses import implicit_rewards, logistic_loss, pairwise_metrics, sft_loss
 
 REFERENCES = ("opponent", "main")
@@ -69,6 +70,9 @@ class Objective:
     reference: str = "opponent"
     only_wrong_opponent: bool = False
     needs_wrong_opponent: bool = False
+    # Trains on sampled rollouts (GRPO): the loss takes (token_logprobs, mask, batch, options),
+    # the batch carrying per-sequence advantages and per-token old/reference log-probs.
+    rollout: bool = False
 
     def __post_init__(self):
         if not isinstance(self.name, str) or not self.name:
@@ -76,6 +80,8 @@ class Objective:
         if self.reference not in REFERENCES:
             raise ValueError(f"objective {self.name!r}: reference must be one of {REFERENCES}, "
                              f"got {self.reference!r}")
+        if self.rollout and self.pairwise:
+            raise ValueError(f"objective {self.name!r}: a rollout objective is not pairwise")
         if not self.pairwise and (self.only_wrong_opponent or self.needs_wrong_opponent):
             raise ValueError(f"objective {self.name!r}: only pairwise objectives select pairs")
 
@@ -167,3 +173,7 @@ register(Objective("error_driven", error_driven_loss))
 register(Objective("exspin", exspin_loss, needs_wrong_opponent=True))
 register(Objective("error_driven_positive", error_driven_positive_loss))
 register(Objective("dpo", spin_loss, reference="main", only_wrong_opponent=True))
+
+# GRPO (train/grpo.py): a clipped policy gradient on sampled completions with group-normalised
+# execution rewards; the baseline the open Text-to-SQL recipes train with after SFT.
+register(Objective("grpo", grpo_loss, pairwise=False, rollout=True))

@@ -52,9 +52,14 @@ class LossSpec:
     kind: str = "sft"
     lam: float = 0.1  # beta of the pairwise losses
     logprob_chunk: int = 128  # positions per output-layer chunk (see train/logprobs.py)
+    # A rollout objective's settings (GRPO: clip_eps, beta, ...) as sorted (name, value) pairs,
+    # so the spec stays hashable.
+    options: tuple[tuple[str, object], ...] = ()
 
     def __post_init__(self):
         objectives.get(self.kind)  # ValueError naming the registered objectives
+        if isinstance(self.options, dict):
+            object.__setattr__(self, "options", tuple(sorted(self.options.items())))
 
     @property
     def objective(self) -> objectives.Objective:
@@ -71,6 +76,8 @@ def micro_batch_loss(model, batch: Mapping[str, jax.Array], spec: LossSpec):
     loss of the objective `spec.kind` names in `spft_jax.train.objectives`."""
     objective = spec.objective
     per_token, mask = batch_logprobs(model, batch, spec.logprob_chunk)
+    if objective.rollout:
+        return objective.loss(per_token, mask, batch, dict(spec.options))
     if not objective.pairwise:
         return objective.loss(per_token, mask)
     sequence = per_token.sum(axis=1).reshape(-1, 2)

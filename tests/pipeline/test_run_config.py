@@ -143,8 +143,8 @@ def _main(tmp_path, *overrides):
 @pytest.mark.parametrize("override, line", [
     ("--config.sft.learnin_rate=0.1",
      "error: --config.sft.learnin_rate: unknown field 'learnin_rate' (did you mean 'learning_rate'?)"),
-    ("--config.sft.learning_rate=-1.0",
-     "error: config.sft.learning_rate: must be a positive number, got -1.0"),
+    ("--config.grpo.group_size=1",
+     "error: config.grpo.group_size: must be an integer >= 2, got 1"),
     # Past validation, with the lock held: the data does not allow it, and still nothing is left.
     ("--config.data.validation_examples=100000",
      "error: config.data.validation_examples: 100000 is not fewer than the 326 usable training "

@@ -141,6 +141,13 @@ BREAKAGES = [  # (field changed, its new value, the field the message must start
     ("selfplay.samples_per_question", 0, "selfplay.samples_per_question", "positive"),
     ("selfplay.top_p", 1.01, "selfplay.top_p", "(0, 1]"),
     ("selfplay.train.optimizer", "adam", "selfplay.train.optimizer", "one of"),
+    ("grpo.group_size", 1, "grpo.group_size", ">= 2"),
+    ("grpo.beta", -0.1, "grpo.beta", ">= 0"),
+    ("grpo.clip_eps", 1.0, "grpo.clip_eps", "(0, 1)"),
+    ("grpo.normalization", "token", "grpo.normalization", "one of"),
+    ("grpo.execution_reward", 2.0, "grpo.execution_reward", "[0, 1]"),
+    ("grpo.train.learning_rate", 0.0, "grpo.train.learning_rate", "positive"),
+    ("stages", ("base_eval", "grpo"), "stages", "grpo needs a model base"),
 ]
 
 
@@ -239,3 +246,19 @@ def test_modes_that_write_or_read_a_path_need_output(mode):
         check_output(mode, None)
     check_output(mode, "/tmp/somewhere")
     check_output("evaluate", None)
+
+
+def test_grpo_starts_from_a_member_the_stages_build(config):
+    config.stages = ("sft", "stage1", "grpo")
+    validate(config)  # "best"
+    config.grpo.init_from = "stage1_round_1"
+    validate(config)
+    config.grpo.init_from = "selfplay_iter_1"  # self-play is not among the stages
+    message = _error(config)
+    assert message.startswith("config.grpo.init_from: 'selfplay_iter_1' is not a model-base "
+                              "member these stages build (best, sft, stage1_round_1)"), message
+
+
+def test_grpo_groups_split_into_whole_shares(config):
+    config.grpo.questions_per_step, config.grpo.updates_per_rollout = 6, 4
+    assert _error(config).startswith("config.grpo.questions_per_step: 6 groups do not split")

@@ -227,14 +227,24 @@ def environment() -> dict:
     return dict(os.environ, JAX_PLATFORMS="cpu", PYTHONUNBUFFERED="1")
 
 
-def main_command(workdir, *extra) -> list[str]:
+def main_command(workdir, *extra, stages: str = "('sft',)") -> list[str]:
     return [sys.executable, "-m", "spft_jax.main", f"--config={TINY}", f"--workdir={workdir}",
-            "--noprogress", "--config.stages=('sft',)", *extra]
+            "--noprogress", f"--config.stages={stages}", *extra]
 
 
 # Less sampling than configs/tiny.py: the evaluations cost compilations, and prove nothing here.
 SMALL = ("--config.data.max_eval_examples=2", "--config.data.validation_examples=2",
          "--config.sampling.max_new_tokens=2")
+# SFT, then GRPO (three steps of 2 questions x 2 samples, a checkpoint after each): the kill
+# lands in GRPO, whose resume must give what an uninterrupted run gives.
+SFT_GRPO = (*SMALL, "--config.grpo.steps=3",
+            "--config.grpo.questions_per_step=2", "--config.grpo.group_size=2",
+            "--config.grpo.train.checkpoint_every=1", "--config.grpo.beta=0.04",
+            "--config.grpo.max_new_tokens=4")
+
+
+def grpo_command(workdir) -> list[str]:
+    return main_command(workdir, *SFT_GRPO, stages="('sft','grpo')")
 
 
 def listing(folder: pathlib.Path) -> dict:
@@ -288,29 +298,30 @@ def test_every_process_of_a_multi_process_run_stops_with_the_same_line(tmp_path)
     assert listing(workdir) == before
 
 
-def saved_weights(workdir: pathlib.Path) -> dict:
+def saved_weights(workdir: pathlib.Path, member: str = "sft") -> dict:
     import jax
     import numpy as np
     import orbax.checkpoint as ocp
 
     with warnings.catch_warnings():  # "sharding info not provided": read onto this host's CPU
         warnings.simplefilter("ignore", UserWarning)
-        tree = ocp.PyTreeCheckpointer().restore(workdir / "model_base" / "sft" / "weights")
+        tree = ocp.PyTreeCheckpointer().restore(workdir / "model_base" / member / "weights")
     return {jax.tree_util.keystr(k): np.asarray(v) for k, v in jax.tree_util.tree_leaves_with_path(tree)}
 
 
 def test_a_run_killed_holding_the_lock_is_taken_over_and_ends_as_an_uninterrupted_run(tmp_path):
-    """SIGKILL during SFT's training leaves the lock behind; the same command rerun takes it over
-    as stale, resumes from the checkpoint and ends with what a run never stopped writes (that
-    one runs alongside, to keep the test short)."""
+    """SIGKILL during GRPO (after its first of three steps) leaves the lock behind; the same
+    command rerun takes it over as stale, resumes from GRPO's checkpoint and ends with what a run
+    never stopped writes (that one runs alongside, to keep the test short): the same rollouts,
+    rewards and losses step for step, the same policy weights."""
     killed, clean = tmp_path / "killed", tmp_path / "clean"
     clean_log, first_log = (tmp_path / "clean.log").open("w"), (tmp_path / "first.log").open("w")
-    uninterrupted = subprocess.Popen(main_command(clean, *SMALL), cwd=ROOT, env=environment(),
+    uninterrupted = subprocess.Popen(grpo_command(clean), cwd=ROOT, env=environment(),
                                      stdout=subprocess.DEVNULL, stderr=clean_log, text=True)
-    first = subprocess.Popen(main_command(killed, *SMALL), cwd=ROOT, env=environment(),
+    first = subprocess.Popen(grpo_command(killed), cwd=ROOT, env=environment(),
                              stdout=first_log, stderr=subprocess.STDOUT, text=True)
     try:
-        checkpoint = killed / "runs" / "sft" / "checkpoints" / "1"  # of 2 steps
+        checkpoint = killed / "runs" / "grpo" / "checkpoints" / "1"  # of 3 steps
         deadline = time.monotonic() + 300
         while not checkpoint.exists():
             assert first.poll() is None, (tmp_path / "first.log").read_text()[-4000:]
@@ -319,8 +330,8 @@ def test_a_run_killed_holding_the_lock_is_taken_over_and_ends_as_an_uninterrupte
         first.send_signal(signal.SIGKILL)
         assert first.wait(timeout=60) == -signal.SIGKILL
         assert lock_record(killed)["pid"] == first.pid  # left behind by the killed run
-        assert not (killed / "stages" / "sft.json").exists()
-        resumed = subprocess.run(main_command(killed, *SMALL), cwd=ROOT, env=environment(),
+        assert not (killed / "stages" / "grpo.json").exists()
+        resumed = subprocess.run(grpo_command(killed), cwd=ROOT, env=environment(),
                                  capture_output=True, text=True, timeout=300)
         uninterrupted.wait(timeout=300)
     finally:
@@ -337,15 +348,17 @@ def test_a_run_killed_holding_the_lock_is_taken_over_and_ends_as_an_uninterrupte
     assert f"pid {first.pid} is not running" in taken_over[0]
     assert not (killed / ".lock").exists() and not (clean / ".lock").exists()
     # The same results, the same model: the rerun finished the run, it did not start over.
-    steps = [json.loads(line) for line in (killed / "runs" / "sft" / "metrics.jsonl").read_text().splitlines()]
-    clean_steps = [json.loads(line) for line in (clean / "runs" / "sft" / "metrics.jsonl").read_text().splitlines()]
-    assert [s["step"] for s in steps] == [s["step"] for s in clean_steps] == [1, 2]
-    assert [s["loss"] for s in steps] == [s["loss"] for s in clean_steps]
-    results = [json.loads((w / "stages" / "sft.json").read_text()) for w in (killed, clean)]
+    assert "grpo: resuming after step" in resumed.stderr
+    steps = [json.loads(line) for line in (killed / "runs" / "grpo" / "metrics.jsonl").read_text().splitlines()]
+    clean_steps = [json.loads(line) for line in (clean / "runs" / "grpo" / "metrics.jsonl").read_text().splitlines()]
+    assert [s["step"] for s in steps] == [s["step"] for s in clean_steps] == [1, 2, 3]
+    for name in ("loss", "reward/mean", "kl", "completion/length", "grad_norm"):
+        assert [s[name] for s in steps] == [s[name] for s in clean_steps], name
+    results = [json.loads((w / "stages" / "grpo.json").read_text()) for w in (killed, clean)]
     for r in results:
-        r.pop("seconds")
+        r.pop("seconds"), r.pop("time_split")
     assert results[0] == results[1]
-    a, b = saved_weights(killed), saved_weights(clean)
+    a, b = saved_weights(killed, "grpo"), saved_weights(clean, "grpo")
     assert sorted(a) == sorted(b) and len(a) > 10
     for name in a:
         assert (a[name] == b[name]).all(), name
