@@ -64,12 +64,14 @@ def finished_run(tmp_path_factory):
         if first.poll() is None:
             first.kill()
     done_before = {p.name for p in (workdir / "stages").glob("*.json")}
+    lock_left = (workdir / ".lock").exists()  # the killed run could not release its lock
     finished_files = [workdir / "stages" / "sft.json", workdir / "model_base" / "sft" / "metadata.json",
                       workdir / "runs" / "sft" / "metrics.jsonl", workdir / "eval" / "sft.json"]
     before = snapshot(finished_files)
     second = run_main(workdir)
     third = run_main(workdir)
-    return workdir, {"done_before": done_before, "before": before, "after": snapshot(finished_files),
+    return workdir, {"done_before": done_before, "lock_left": lock_left, "before": before,
+                     "after": snapshot(finished_files),
                      "second": second, "third": third}
 
 
@@ -79,6 +81,9 @@ def test_killed_run_resumes_without_redoing_finished_stages(finished_run):
     assert out["second"].returncode == 0, out["second"].stderr[-4000:]
     assert out["after"] == out["before"]  # sft: same files, not rewritten
     assert "sft: finished in an earlier run, skipped" in out["second"].stderr
+    # The rerun took the dead run's lock over and released its own at the end.
+    assert out["lock_left"] and "took over the stale lock" in out["second"].stderr
+    assert not (workdir / ".lock").exists()
     # The SQL-to-Text run resumed from its checkpoint: each step is logged exactly once.
     steps = [json.loads(line)["step"] for line in
              (workdir / "runs" / "sql2text_round_1" / "metrics.jsonl").read_text().splitlines()]

@@ -6,6 +6,8 @@ prompts (schema + question in the chat template) are generated together by our b
 left-padded sampler and one by one by transformers; the token ids must be identical.
 """
 
+import contextlib
+
 import pytest
 import torch
 import transformers
@@ -43,6 +45,18 @@ def text_to_sql_messages(count: int) -> list[list[dict]]:
     return messages
 
 
+@contextlib.contextmanager
+def one_torch_thread():
+    """transformers' side on one thread: on a busy 2-core machine torch's two OpenMP threads wait
+    on each other and generate about ten times slower (the tokens are the same either way)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="module")
 def smollm2_pair(packaged_smollm2, tmp_path_factory):
     from spft_jax.models.export import export_hf
@@ -63,7 +77,7 @@ def test_greedy_tokens_equal_transformers_generate(smollm2_pair):
     sampler = Sampler(model, tokenizer)
     ours = sampler.generate(prompts, SamplingParams(max_new_tokens=NEW_TOKENS))
     for prompt, (completion,) in zip(prompts, ours):
-        with torch.no_grad():
+        with torch.no_grad(), one_torch_thread():
             output = hf_model.generate(
                 torch.tensor([prompt]), attention_mask=torch.ones(1, len(prompt), dtype=torch.long),
                 do_sample=False, max_new_tokens=NEW_TOKENS,
