@@ -14,6 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from spft_jax.errors import ConfigError
+from spft_jax.shape_buckets import next_power_of_two, round_up
 from spft_jax.sampling.params import SamplingError
 
 DEFAULT_MIN_BUCKET = 16
@@ -48,7 +49,7 @@ def bucket_for(length: int, buckets: Sequence[int] | None) -> int:
         if length <= DEFAULT_MIN_BUCKET:
             return DEFAULT_MIN_BUCKET
         step = _bucket_step(length)
-        return _round_up(length, step)
+        return round_up(length, step)
     for bucket in buckets:
         if bucket >= length:
             return bucket
@@ -57,21 +58,13 @@ def bucket_for(length: int, buckets: Sequence[int] | None) -> int:
     )
 
 
-def _next_power_of_two(value: int) -> int:
-    return 1 << max(value - 1, 0).bit_length()
-
-
-def _round_up(value: int, multiple: int) -> int:
-    return -(-value // multiple) * multiple
-
-
 def padded_batch_size(rows: int, multiple: int, cap: int | None = None) -> int:
     """Rows rounded up to a power of two (at most `cap`, when given), then to a multiple of
     `multiple` (the data-parallel size), so a handful of batch shapes cover every call."""
-    size = _next_power_of_two(rows)
+    size = next_power_of_two(rows)
     if cap is not None:
         size = max(rows, min(size, cap))
-    return _round_up(size, multiple)
+    return round_up(size, multiple)
 
 
 @dataclasses.dataclass
@@ -98,7 +91,7 @@ def ring_capacity(width: int, max_new_tokens: int) -> int:
     """Decode-ring slots for prompts of at most `width` (bucketed) tokens: a row's whole sequence
     fits, rounded to a multiple of 16 (64 past 128 slots) so few capacities compile."""
     total = width + max_new_tokens
-    return _round_up(total, 16 if total <= 128 else 64)
+    return round_up(total, 16 if total <= 128 else 64)
 
 
 def prefill_blocks(indices: Sequence[int], prompts: Sequence[Sequence[int]],
@@ -125,7 +118,7 @@ def prefill_blocks(indices: Sequence[int], prompts: Sequence[Sequence[int]],
         members = list(indices[at:at + rows])
         length = max(bucket_for(len(prompts[i]), buckets) for i in members)
         tokens, valid = left_pad([prompts[i] for i in members],
-                                 _round_up(len(members), batch_multiple), length, pad_id)
+                                 round_up(len(members), batch_multiple), length, pad_id)
         blocks.append(PromptBlock(members, tokens, valid))
         at += len(members)
     return blocks

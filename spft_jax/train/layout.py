@@ -25,6 +25,7 @@ from collections.abc import Hashable, Sequence
 
 import numpy as np
 
+from spft_jax import shape_buckets
 from spft_jax.token_prefix import common_prefix_length
 
 
@@ -38,11 +39,9 @@ class TrainSequence:
 
 
 def round_up(value: int, multiple: int) -> int:
-    return -(-max(value, 1) // multiple) * multiple
-
-
-def _next_power_of_two(value: int) -> int:
-    return 1 << max(value - 1, 0).bit_length()
+    """A dimension of `value` positions rounded up to `multiple`, at least one multiple (an
+    empty dimension still gets a slot, so every group's arrays have a shape)."""
+    return shape_buckets.round_up(max(value, 1), multiple)
 
 
 def _predictions(starts: Sequence[int], lengths: Sequence[int], width: int):
@@ -115,7 +114,7 @@ def grouped_shape(batches: Sequence[Sequence[TrainSequence]], groupings, prefix_
                 s = sequences[n]
                 continuation = max(continuation, len(s.prompt) - shared + len(s.completion))
                 completion = max(completion, len(s.completion))
-    return GroupedShape(groups=round_up(_next_power_of_two(groups), group_multiple),
+    return GroupedShape(groups=round_up(shape_buckets.next_power_of_two(groups), group_multiple),
                         prefix=prefix_bucket(prefix),
                         continuation=round_up(continuation, continuation_multiple),
                         completion=round_up(completion, continuation_multiple))
