@@ -51,14 +51,18 @@ def get_config():
     config.selfplay.train.learning_rate = 5e-5
 
     # GRPO, the RL baseline, when a run lists it (--config.stages="('base_eval','sft','grpo')"
-    # or --mode=grpo on a finished workdir): from the SFT model, ten steps of 4 training
-    # questions x 4 sampled SQL, sized for about 8 minutes on a 2-core CPU (BENCHMARKS.md).
+    # or --mode=grpo on a finished workdir): from the SFT model, 16 steps of 4 training
+    # questions x 4 sampled SQL, about 7 minutes on a 2-core CPU (BENCHMARKS.md). The demo's SFT
+    # model almost never samples a correct answer, so with the 0/1 reward alone every group is
+    # all zeros and has no gradient; 0.2 for SQL that runs gives the groups a spread.
     config.grpo.init_from = "sft"
-    config.grpo.steps = 10
+    config.grpo.steps = 16
+    config.grpo.temperature = 0.8
+    config.grpo.execution_reward = 0.2
     config.grpo.questions_per_step = 4
     config.grpo.group_size = 4
     config.grpo.max_questions = 48
-    config.grpo.train.learning_rate = 2e-4  # LoRA adapters; ten steps must move them
+    config.grpo.train.learning_rate = 2e-4  # LoRA adapters; 16 steps must move them
     config.grpo.train.micro_batches = 2
     config.grpo.train.checkpoint_every = 2
     return config
