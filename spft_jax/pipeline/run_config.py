@@ -235,7 +235,8 @@ class GrpoSection(Section):
     policy, rewards them by execution, and updates on them `updates_per_rollout` times (each a
     share of the groups). From `train` GRPO uses the optimizer, schedule, clipping, lengths,
     micro_batches, share_prefix and checkpoint fields; the rollout fixes the batch, so
-    batch_size, epochs, max_steps and group_size are not read."""
+    batch_size, epochs, max_steps and group_size are not read (validate.py rejects a value set
+    there)."""
     init_from: str = field("best", (bool, "must name a model-base member or 'best'"))
     steps: int = field(20, POSITIVE_INT)  # rollout + update rounds
     questions_per_step: int = field(8, POSITIVE_INT)  # groups per rollout

@@ -17,7 +17,7 @@ from ml_collections import ConfigDict
 
 from spft_jax.errors import ConfigError
 from spft_jax.models.config import ModelConfig
-from spft_jax.pipeline.run_config import LORA_TARGETS, MODES, STAGES, RunConfig
+from spft_jax.pipeline.run_config import LORA_TARGETS, MODES, STAGES, GrpoSection, RunConfig
 
 def _check_stages(config: RunConfig) -> None:
     order = [STAGES.index(s) for s in config.stages]
@@ -39,8 +39,19 @@ def members_the_stages_build(config: RunConfig) -> list[str]:
     return names
 
 
+# Fields of grpo.train that GRPO does not read: its rollout fixes each update's batch
+# (questions_per_step x group_size samples) and grpo.steps its length.
+GRPO_UNREAD_TRAIN_FIELDS = ("batch_size", "epochs", "max_steps", "group_size")
+
+
 def _check_grpo(config: RunConfig) -> None:
     grpo = config.grpo
+    unread = GrpoSection().train
+    for name in GRPO_UNREAD_TRAIN_FIELDS:
+        if getattr(grpo.train, name) != getattr(unread, name):
+            raise ConfigError(f"config.grpo.train.{name}: GRPO does not read it (each step trains "
+                              "on grpo.questions_per_step x grpo.group_size samples, for "
+                              "grpo.steps steps); leave it at its default")
     shares = grpo.updates_per_rollout * grpo.train.micro_batches
     if grpo.questions_per_step % shares:
         raise ConfigError(f"config.grpo.questions_per_step: {grpo.questions_per_step} groups do not "

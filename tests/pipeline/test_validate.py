@@ -259,6 +259,14 @@ def test_grpo_starts_from_a_member_the_stages_build(config):
                               "member these stages build (best, sft, stage1_round_1)"), message
 
 
+@pytest.mark.parametrize("field, value", [("batch_size", 4), ("epochs", 3), ("max_steps", 7),
+                                          ("group_size", 2)])
+def test_grpo_rejects_the_training_fields_it_does_not_read(config, field, value):
+    _set(config, f"grpo.train.{field}", value)
+    message = _error(config)
+    assert message.startswith(f"config.grpo.train.{field}: GRPO does not read it"), message
+
+
 def test_grpo_groups_split_into_whole_shares(config):
     config.grpo.questions_per_step, config.grpo.updates_per_rollout = 6, 4
     assert _error(config).startswith("config.grpo.questions_per_step: 6 groups do not split")
