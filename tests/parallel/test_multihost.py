@@ -3,7 +3,6 @@ its half of every global batch, train to the same parameters as one process with
 process 0 writes the metrics; a checkpoint restores onto the same cross-process shardings."""
 
 import json
-import os
 import pathlib
 import socket
 import subprocess
@@ -15,6 +14,7 @@ import pytest
 from spft_jax.errors import ConfigError
 from spft_jax.parallel import distributed
 from spft_jax.train.metrics_log import read_tensorboard_scalars
+from tests.conftest import cpu_subprocess_env
 
 SCRIPT = pathlib.Path(__file__).with_name("multihost_script.py")
 TIMEOUT = 150
@@ -27,8 +27,7 @@ def free_port() -> int:
 
 
 def env(devices):
-    return dict(os.environ, JAX_PLATFORMS="cpu",
-                XLA_FLAGS=f"--xla_force_host_platform_device_count={devices}")
+    return cpu_subprocess_env(devices)
 
 
 def command(workdir, out, *extra):

@@ -6,7 +6,6 @@ invalid configs that must fail fast with one line and exit status 2."""
 from __future__ import annotations
 
 import json
-import os
 import pathlib
 import signal
 import subprocess
@@ -14,6 +13,8 @@ import sys
 import time
 
 import pytest
+
+from tests.conftest import cpu_subprocess_env
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 TINY = str(ROOT / "configs" / "tiny.py")
@@ -26,7 +27,7 @@ def main_command(workdir, *extra) -> list[str]:
 
 
 def environment() -> dict:
-    return dict(os.environ, JAX_PLATFORMS="cpu", PYTHONUNBUFFERED="1")
+    return cpu_subprocess_env()
 
 
 def run_main(workdir, *extra, timeout=TIMEOUT) -> subprocess.CompletedProcess:
@@ -165,7 +166,7 @@ def test_two_processes_reach_the_single_process_table(finished_run, tmp_path):
     with log.open("w") as out:
         status = launch([sys.executable, "-m", "spft_jax.main", f"--config={TINY}",
                          f"--workdir={workdir}", "--noprogress"], num_processes=2,
-                        devices_per_process=1, output=out)
+                        devices_per_process=1, output=out, env=environment())
     text = log.read_text()
     assert status == 0, text[-4000:]
     # The final table is printed once, by process 0.

@@ -23,6 +23,7 @@ from spft_jax.errors import SpftError, WorkdirInUseError
 from spft_jax.parallel import coordination
 from spft_jax.pipeline import workdir_lock
 from spft_jax.pipeline.workdir_lock import WorkdirLock, _process_state
+from tests.conftest import cpu_subprocess_env
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 TINY = str(ROOT / "configs" / "tiny.py")
@@ -224,7 +225,7 @@ def test_every_process_learns_that_process_0_could_not_lock(tmp_path, monkeypatc
 # -- the command line ------------------------------------------------------------------------------
 
 def environment() -> dict:
-    return dict(os.environ, JAX_PLATFORMS="cpu", PYTHONUNBUFFERED="1")
+    return cpu_subprocess_env()
 
 
 def main_command(workdir, *extra, stages: str = "('sft',)") -> list[str]:
@@ -286,7 +287,8 @@ def test_every_process_of_a_multi_process_run_stops_with_the_same_line(tmp_path)
         write_lock(workdir, pid=sleeper.pid, pid_start=_process_state(sleeper.pid)[1])
         before = listing(workdir)
         with log.open("w") as out:
-            status = launch(main_command(workdir), num_processes=2, devices_per_process=1, output=out)
+            status = launch(main_command(workdir), num_processes=2, devices_per_process=1, output=out,
+                            env=environment())
     finally:
         sleeper.kill()
         sleeper.wait()

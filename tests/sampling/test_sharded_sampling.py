@@ -2,18 +2,18 @@
 tokens as one device. XLA_FLAGS must be set before JAX starts, hence the subprocess."""
 
 import json
-import os
 import pathlib
 import subprocess
 import sys
+
+from tests.conftest import cpu_subprocess_env
 
 SCRIPT = pathlib.Path(__file__).with_name("sharded_sampling_script.py")
 REPO = pathlib.Path(__file__).resolve().parents[2]
 
 
 def test_sharded_sampling_equals_single_device():
-    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=8",
-               JAX_PLATFORMS="cpu", PYTHONPATH=str(REPO))
+    env = cpu_subprocess_env(8, PYTHONPATH=str(REPO))
     out = subprocess.run([sys.executable, "-W", "ignore", str(SCRIPT)], capture_output=True,
                          text=True, env=env, timeout=600, cwd=REPO)
     assert out.returncode == 0, out.stderr[-4000:]

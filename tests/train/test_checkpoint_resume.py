@@ -2,7 +2,6 @@
 a run that was never interrupted; a checkpoint that does not fit the run is refused clearly."""
 
 import json
-import os
 import pathlib
 import signal
 import subprocess
@@ -20,9 +19,10 @@ from spft_jax.train.checkpoint import CheckpointMismatchError
 from spft_jax.train.optimizer import OptimizerConfig
 from spft_jax.train.step import LossSpec
 from spft_jax.train.trainer import Trainer, TrainerConfig
+from tests.conftest import cpu_subprocess_env
 
 SCRIPT = pathlib.Path(__file__).with_name("resume_script.py")
-ENV = dict(os.environ, JAX_PLATFORMS="cpu")
+ENV = cpu_subprocess_env()
 CONFIG = ModelConfig(architecture="llama", vocab_size=64, hidden_size=32, intermediate_size=64,
                      num_layers=2, num_heads=4, num_kv_heads=2, head_dim=8)
 
