@@ -200,14 +200,18 @@ def launch(command: Sequence[str], num_processes: int, devices_per_process: int 
             for index in range(num_processes):
                 # A session of its own: Ctrl-C at the terminal reaches only the launcher, which
                 # forwards it once, and a process group per child can be stopped as a whole.
+                # stdout and stderr in pipes of their own, each relayed line by line: a native
+                # library's log line on stderr (gloo's, XLA's) cannot land in the middle of a
+                # line that Python writes to stdout in several pieces.
                 child = subprocess.Popen([*command, *distributed_flags(num_processes, index, port)],
                                          env=child_env, stdin=subprocess.DEVNULL,
-                                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                          start_new_session=True)
                 children.append(child)
-                reader = threading.Thread(target=out.relay, args=(child.stdout, f"[p{index}] "), daemon=True)
-                reader.start()
-                readers.append(reader)
+                for pipe in (child.stdout, child.stderr):
+                    reader = threading.Thread(target=out.relay, args=(pipe, f"[p{index}] "), daemon=True)
+                    reader.start()
+                    readers.append(reader)
             status = _supervise(children, grace_seconds, signals, out)
         except BaseException:
             _stop(children, signal.SIGTERM, grace_seconds, signals)

@@ -76,6 +76,18 @@ except KeyboardInterrupt:
 """
 
 
+# Half a line on stdout, a whole line on stderr (as a native library logs), then the rest of the
+# stdout line: the two must not be spliced into one another.
+SPLIT_LINE_SCRIPT = """
+import sys, time
+sys.stdout.write("gathered"); sys.stdout.flush()
+time.sleep(0.2)
+sys.stderr.write("[native] a log line\\n"); sys.stderr.flush()
+time.sleep(0.2)
+sys.stdout.write(" [3.0, 30.0]\\n"); sys.stdout.flush()
+"""
+
+
 def write_script(tmp_path: pathlib.Path, text: str) -> pathlib.Path:
     path = tmp_path / "worker.py"
     path.write_text(textwrap.dedent(text))
@@ -119,6 +131,15 @@ def test_two_processes_form_one_run_and_all_gather_across_it(tmp_path):
     assert all(line.startswith(("[p0] ", "[p1] ")) for line in lines), lines
     for i in range(2):
         assert f"[p{i}] gathered [3.0, 30.0]" in lines and f"[p{i}] second line" in lines
+
+
+def test_a_stderr_line_does_not_split_a_stdout_line(tmp_path):
+    script = write_script(tmp_path, SPLIT_LINE_SCRIPT)
+    output = io.StringIO()
+    status = local_multiprocess.launch([sys.executable, str(script)], num_processes=1, output=output)
+    lines = output.getvalue().splitlines()
+    assert status == 0
+    assert sorted(lines) == ["[p0] [native] a log line", "[p0] gathered [3.0, 30.0]"], lines
 
 
 def test_a_failing_process_stops_the_others_and_sets_the_exit_status(tmp_path):
