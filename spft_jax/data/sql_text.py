@@ -12,6 +12,12 @@ from __future__ import annotations
 import re
 
 _FENCE = re.compile(r"```[ \t]*(?:sqlite|sql)?[ \t]*\n?(.*?)(?:```|$)", re.IGNORECASE | re.DOTALL)
+# The first fenced block, closed. Once a text holds it, `extract_sql` of that text is what it is
+# of any continuation: the answer starts at the first fence (`_FENCE` matches from the leftmost
+# ```) and its block ends at the next ``` (its label, `sql` and blanks, holds no backtick), so
+# nothing written after the closing fence is read. A sampler can stop a row there (a stop
+# pattern, kept in the text) and lose nothing.
+CLOSED_FENCE = re.compile(r"```.*?```", re.DOTALL)
 _LEADING_LABEL = re.compile(r"^\s*(?:sql|sqlite|query|answer)\s*:\s*", re.IGNORECASE)
 
 

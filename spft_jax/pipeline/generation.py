@@ -17,7 +17,7 @@ from flax import nnx
 from tqdm.auto import tqdm
 
 from spft_jax.data.prompts import PromptBuilder, example_evidence
-from spft_jax.data.sql_text import extract_question, extract_sql
+from spft_jax.data.sql_text import CLOSED_FENCE, extract_question, extract_sql
 from spft_jax.pipeline.model_factory import ModelFactory
 from spft_jax.pipeline.run_config import SamplingSection
 from spft_jax.pipeline.workdir import is_writer
@@ -74,7 +74,13 @@ class Generator:
     def text_to_sql(self, trainable: nnx.State | None, dataset: Dataset, examples: Sequence[Example],
                     params: SamplingParams, evidence_field: str | None = None,
                     description: str = "text-to-SQL") -> list[list[str]]:
-        """SQL (one line each, see sql_text.extract_sql) per example and sample."""
+        """SQL (one line each, see sql_text.extract_sql) per example and sample.
+
+        A completion ends at the close of its first fenced block, since nothing after it can
+        change the SQL extracted (sql_text.CLOSED_FENCE): a chat model that writes ```sql ...```
+        and then explains it stops generating there."""
+        if not params.stop:  # (a caller's own stops stay as they are)
+            params = params.replace(stop=(CLOSED_FENCE,), include_stop_str=True)
         prompts = [self.prompts.text_to_sql(dataset, e.db_id, e.question,
                                             example_evidence(e, evidence_field)) for e in examples]
         completions = self.generate(trainable, prompts, params, description,

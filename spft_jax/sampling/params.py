@@ -8,6 +8,7 @@ reaches `top_p` (the order Hugging Face's warpers use), and a token is drawn fro
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Sequence
 
 from spft_jax.errors import ConfigError, SpftError
@@ -25,13 +26,13 @@ class SamplingParams:
     top_p: float = 1.0  # nucleus: smallest set with probability >= top_p; 1.0: no limit
     n: int = 1  # completions per prompt
     seed: int = 0  # same call, same seed -> same completions
-    stop: tuple[str, ...] = ()  # stop strings, matched on the decoded text
+    stop: tuple[str | re.Pattern, ...] = ()  # stop strings or patterns, on the decoded text
     include_stop_str: bool = False  # keep the matched stop string at the end of the text
     stop_check_interval: int = 8  # decode steps between host-side stop-string checks
     ignore_eos: bool = False  # run to max_new_tokens whatever is sampled (benchmarks)
 
     def __post_init__(self):
-        if isinstance(self.stop, str):  # a lone string is one stop string, not its characters
+        if isinstance(self.stop, (str, re.Pattern)):  # a lone string is one stop, not its characters
             object.__setattr__(self, "stop", (self.stop,))
         elif not isinstance(self.stop, tuple):
             object.__setattr__(self, "stop", tuple(self.stop))
@@ -50,8 +51,10 @@ class SamplingParams:
              f"must be in (0, 1], got {self.top_p!r}")
         need(_is_int(self.n) and self.n > 0, "n", f"must be a positive int, got {self.n!r}")
         need(_is_int(self.seed), "seed", f"must be an int, got {self.seed!r}")
-        need(all(isinstance(s, str) and s for s in self.stop), "stop",
-             f"must be non-empty strings, got {self.stop!r}")
+        need(all((isinstance(s, str) and s) or (isinstance(s, re.Pattern) and not s.search(""))
+                 for s in self.stop), "stop",
+             f"must be non-empty strings or compiled patterns that need some text to match, "
+             f"got {self.stop!r}")
         need(_is_int(self.stop_check_interval) and self.stop_check_interval > 0,
              "stop_check_interval", f"must be a positive int, got {self.stop_check_interval!r}")
 

@@ -3,7 +3,8 @@ several statements, and the question model's answers."""
 
 import pytest
 
-from spft_jax.data.sql_text import extract_question, extract_sql, first_statement, one_line
+from spft_jax.data.sql_text import (CLOSED_FENCE, extract_question, extract_sql, first_statement,
+                                   one_line)
 
 ANSWERS = [  # (model answer, the SQL we keep)
     ("SELECT name FROM singer", "SELECT name FROM singer"),
@@ -109,3 +110,27 @@ def test_one_line_keeps_spaces_inside_literals():
     # A run of spaces inside a string literal is part of the value the query compares with.
     assert one_line("SELECT *\n  FROM t WHERE name = 'a  b'") == "SELECT * FROM t WHERE name = 'a  b'"
     assert one_line("SELECT 'x\ny'") == "SELECT 'x y'"
+
+
+def test_nothing_after_the_closed_fence_changes_the_sql():
+    """CLOSED_FENCE is where a sampler may stop a completion: cut at the match's end, every
+    answer keeps its SQL, whatever would have followed. Checked on the answers above and on
+    random texts over the characters that matter (backticks, labels, blanks, semicolons)."""
+    import random
+
+    rng = random.Random(0)
+    alphabet = ["`", "`", "```", "sql", "sqlite", "SQL", " ", "\n", ";", "x", "SELECT 1", "'"]
+    texts = [answer for answer, _ in ANSWERS]
+    texts += ["".join(rng.choice(alphabet) for _ in range(rng.randint(1, 14))) for _ in range(20000)]
+    suffixes = ["", "`", "``", "```", "\n```sql\nSELECT 2\n```", "; SELECT 3", "'", "x```"]
+    closed = 0
+    for text in texts:
+        match = CLOSED_FENCE.search(text)
+        if match is None:
+            continue
+        closed += 1
+        cut = text[:match.end()]
+        assert CLOSED_FENCE.search(cut).end() == len(cut)
+        for suffix in ("", text[match.end():], *suffixes):
+            assert extract_sql(cut + suffix) == extract_sql(cut), (text, suffix)
+    assert closed > 1000  # the random texts do exercise the rule

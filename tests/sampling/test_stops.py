@@ -41,3 +41,36 @@ def test_the_earliest_occurrence_wins_and_checked_tokens_are_skipped():
     # The scan for the first completing token starts after `checked` tokens.
     match = find_stop(tokens, 5, ["\n"], decode, False)
     assert match.length == 6
+
+
+def test_a_pattern_stop_ends_at_the_token_that_completes_its_match():
+    import re
+
+    fence = re.compile(r"```.*?```", re.DOTALL)
+    pieces = ["```", "sql\n", "SELECT a", "\n``", "`", "\nThis", " works"]
+
+    def decode_fenced(ids):
+        return "".join(pieces[i] for i in ids)
+
+    tokens = [0, 1, 2, 3, 4, 5, 6]
+    match = find_stop(tokens, 0, [fence], decode_fenced, include_stop_str=True)
+    assert (match.length, match.text, match.stop) == (5, "```sql\nSELECT a\n```", fence.pattern)
+    match = find_stop(tokens, 0, [fence], decode_fenced, include_stop_str=False)
+    assert match.text == ""  # cut before the match, which starts the text
+    # With a string stop beside it, the occurrence that starts first wins.
+    match = find_stop(tokens, 0, [fence, "SELECT"], decode_fenced, include_stop_str=False)
+    assert (match.stop, match.text, match.length) == ("SELECT", "```sql\n", 3)
+    assert find_stop(tokens[:4], 0, [fence], decode_fenced, True) is None  # not closed yet
+
+
+def test_a_stop_pattern_must_need_some_text():
+    import re
+
+    import pytest
+
+    from spft_jax.errors import ConfigError
+    from spft_jax.sampling import SamplingParams
+
+    assert SamplingParams(stop=re.compile("a+")).stop == (re.compile("a+"),)
+    with pytest.raises(ConfigError, match="sampling field 'stop'"):
+        SamplingParams(stop=(re.compile("a*"),))
