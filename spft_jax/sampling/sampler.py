@@ -265,10 +265,13 @@ class Sampler:
         stops = _StopWatch(self, params) if params.stop else None
         # Refill once this many rows are free (or when the queue is shorter): fewer, larger
         # prefill and insert calls, at the price of a few idle rows in between.
+        # The same rule when stop checks return to the host every few steps, so that stops do
+        # not turn refill into many one-row prefills.
         refill_rows = max(n, batch // 8)
         while True:
             free = np.flatnonzero(holder < 0)
-            take = min(len(free) // n, len(queue))
+            enough = len(free) == batch or len(free) >= min(refill_rows, len(queue) * n)
+            take = min(len(free) // n, len(queue)) if enough else 0
             if take:
                 taken, queue = queue[:take], queue[take:]
                 samples_left.update((i, n) for i in taken)

@@ -55,6 +55,27 @@ def test_refill_gives_what_one_big_batch_gives(model, params):
                 np.testing.assert_allclose(x.logprobs, y.logprobs, atol=1e-5)
 
 
+def test_refill_with_stop_checks_gives_what_one_big_batch_gives(model):
+    """Stop checks return to the host every few steps; refill still waits for enough free rows
+    and no row's tokens change (a stop pattern cuts some rows, EOS others)."""
+    import re
+
+    eos = _eos_for(model)
+    decode = PieceTokenizer().decode
+    params = SamplingParams(max_new_tokens=STEPS)
+    big = Sampler(model, PieceTokenizer(), eos_token_ids=[eos], pad_token_id=0)
+    text = max((decode(c[0].token_ids) for c in big.generate(PROMPTS, params)), key=len)
+    middle = text[len(text) // 2: len(text) // 2 + 2]
+    params = params.replace(stop=(re.compile(re.escape(middle)),), stop_check_interval=2)
+    reference = big.generate(PROMPTS, params)
+    reasons = {c.finish_reason for samples in reference for c in samples}
+    assert "stop" in reasons and len(reasons) > 1, reasons
+    small = Sampler(model, PieceTokenizer(), eos_token_ids=[eos], pad_token_id=0, max_batch_rows=2)
+    out = small.generate(PROMPTS, params)
+    assert _tokens(out) == _tokens(reference)
+    assert [c[0].text for c in out] == [c[0].text for c in reference]
+
+
 def test_progress_counts_every_prompt_once(model):
     sampler = Sampler(model, PieceTokenizer(), eos_token_ids=[_eos_for(model)], pad_token_id=0,
                       max_batch_rows=4)
