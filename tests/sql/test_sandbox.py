@@ -13,8 +13,9 @@ from tests.sql.tiny_benchmark import make_shop_database
 
 TIMEOUT_S = 1.0
 # How long past its limit a statement may run before it has stopped: SQLite checks the deadline
-# every few thousand VM instructions, plus the time to unwind.
-SLACK_S = 0.5
+# every few thousand VM instructions, plus the time to unwind, plus time spent descheduled (the
+# suite's two test workers share two cores with the JAX processes they start).
+SLACK_S = 1.0
 LIMITS = ExecutionLimits(timeout_s=TIMEOUT_S, max_rows=1000)
 
 HOSTILE = [
@@ -89,7 +90,8 @@ def test_hostile_statements_through_worker_pool(shop):
     check_hostile(results, shop)
     assert snapshot(shop) == before, "the database file or its folder changed"
     # Two slow statements on two workers run side by side, not one after the other.
-    assert wall < 2 * TIMEOUT_S + 2 * SLACK_S
+    # (One after the other they would take 2 * TIMEOUT_S for the slow pair alone.)
+    assert wall < 2 * TIMEOUT_S + SLACK_S
 
 
 def test_reads_still_work_after_hostile_statements(shop):
