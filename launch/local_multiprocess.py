@@ -217,8 +217,9 @@ def launch(command: Sequence[str], num_processes: int, devices_per_process: int 
             _stop(children, signal.SIGTERM, grace_seconds, signals)
             raise
         finally:
+            deadline = time.monotonic() + 5  # a stray holding a pipe must not hang the launcher
             for reader in readers:
-                reader.join(timeout=5)  # a stray holding the pipe must not hang the launcher
+                reader.join(timeout=max(deadline - time.monotonic(), 0))
     return status
 
 
