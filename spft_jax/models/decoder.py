@@ -37,6 +37,7 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
+from spft_jax.models import remat
 from spft_jax.models.config import ModelConfig
 
 _NEG_INF = -1e30  # large and finite, so fully masked rows give a uniform softmax, not NaN
@@ -447,7 +448,7 @@ class Decoder(nnx.Module):
             def pure(state, *arrays):
                 return run_layer(nnx.merge(graphdef, state), *arrays)
 
-            return jax.checkpoint(pure, policy=policy)(state, *arrays)
+            return remat.checkpoint(pure, policy=policy)(state, *arrays)
 
         return rematted
 
