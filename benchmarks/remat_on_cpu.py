@@ -6,9 +6,11 @@ A stack of residual MLP layers (SmolLM2's widths by default) is differentiated f
 compiled step's temporaries are read from XLA's buffer assignment (`memory_analysis()`):
 
 - plain: a Python loop over the layers, no remat (the alternative every row is read against);
-- checkpoint: the same loop with `jax.checkpoint` on each layer (what `model.remat="full"` does);
-- cond: each layer's backward recomputes its forward inside a `lax.cond` branch whose predicate
-  XLA cannot fold, so no pass can merge the recomputation with the forward pass;
+- checkpoint: the same loop with `jax.checkpoint` on each layer (what `model.remat="full"` did
+  before spft_jax/models/remat.py, and still does on GPU and TPU);
+- cond: `spft_jax.models.remat.checkpoint(in_branch=True)`, what the decoder uses on CPU: each
+  layer's backward recomputes its forward inside a `lax.cond` branch whose predicate XLA cannot
+  fold, so no pass can merge the recomputation with the forward pass;
 - scan / scan + checkpoint: the layers as one `lax.scan` over stacked weights.
 
 It also counts the matrix products before and after XLA's optimisation (a recomputation that
@@ -27,39 +29,17 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from spft_jax.models import remat
+
 
 def layer(weights, x):
     up, down = weights
     return x + jnp.tanh(jnp.tanh(x @ up) @ down)
 
 
-def recompute_in_a_branch(f):
-    """f with a backward pass that recomputes f's forward inside a lax.cond branch."""
-
-    @jax.custom_vjp
-    def wrapped(weights, x):
-        return f(weights, x)
-
-    def forward(weights, x):
-        return f(weights, x), (weights, x)
-
-    def backward(saved, cotangent):
-        def recompute(saved, cotangent):
-            _, pullback = jax.vjp(f, *saved)
-            return pullback(cotangent)
-
-        def nothing(saved, cotangent):
-            return jax.tree.map(jnp.zeros_like, saved)
-
-        total = jnp.sum(cotangent)  # total == total is False only for NaN: XLA cannot fold it
-        return jax.lax.cond(total == total, recompute, nothing, saved, cotangent)
-
-    wrapped.defvjp(forward, backward)
-    return wrapped
-
-
 def loop_loss(mode):
-    f = {"plain": layer, "checkpoint": jax.checkpoint(layer), "cond": recompute_in_a_branch(layer)}[mode]
+    f = {"plain": layer, "checkpoint": jax.checkpoint(layer),
+         "cond": remat.checkpoint(layer, in_branch=True)}[mode]
 
     def loss(weights, x):
         for w in weights:

@@ -25,9 +25,9 @@ def _share_compilations_across_the_session() -> None:
     it starts (the end-to-end, lock, resume and multi-process tests) is a new process that would
     compile the tiny model's sampler and train steps from scratch. Set through the environment,
     so those subprocesses inherit it, as do pytest-xdist's workers (the controller loads this
-    file first, so both workers share the one folder). A fresh folder per session means nothing stale is ever
-    read, and a cached executable is the same program XLA would build, so no test result depends
-    on it. A cache the user set (JAX_COMPILATION_CACHE_DIR) is left alone."""
+    file first, so both workers share the one folder). A fresh folder per session means nothing
+    stale is ever read, and a cached executable is the same program XLA would build, so no test
+    result depends on it. A cache the user set (JAX_COMPILATION_CACHE_DIR) is left alone."""
     if os.environ.get("JAX_COMPILATION_CACHE_DIR"):
         return
     folder = tempfile.mkdtemp(prefix="spft_jax_test_xla_cache_")
